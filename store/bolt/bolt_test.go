@@ -1,0 +1,168 @@
+package bolt_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	bbolt "go.etcd.io/bbolt"
+
+	"taskbolt/store"
+	"taskbolt/store/bolt"
+	"taskbolt/store/storetest"
+)
+
+// MustOpen opens a store on a fresh file in t.TempDir and, at cleanup, checks
+// the file's consistency with bbolt's own checker.
+func MustOpen(tb testing.TB, opt bolt.Options) *bolt.Store {
+	tb.Helper()
+	path := filepath.Join(tb.TempDir(), "tasks.db")
+	s, err := bolt.Open(path, opt)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		s.Close()
+		checkFile(tb, path)
+	})
+	return s
+}
+
+func checkFile(tb testing.TB, path string) {
+	tb.Helper()
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true, Timeout: time.Second})
+	if err != nil {
+		tb.Errorf("reopen for check: %v", err)
+		return
+	}
+	defer db.Close()
+	err = db.View(func(tx *bbolt.Tx) error {
+		for err := range tx.Check() {
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		tb.Errorf("consistency check: %v", err)
+	}
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, storetest.Harness{
+		Open: func(tb testing.TB) store.Store { return MustOpen(tb, bolt.Options{}) },
+		Reopen: func(tb testing.TB, s store.Store) store.Store {
+			path := s.(*bolt.Store).Path()
+			if err := s.Close(); err != nil {
+				tb.Fatal(err)
+			}
+			s2, err := bolt.Open(path, bolt.Options{})
+			if err != nil {
+				tb.Fatal(err)
+			}
+			return s2
+		},
+	})
+}
+
+func TestUpdatedAtMovesForwardWithAFrozenClock(t *testing.T) {
+	frozen := time.Date(2026, 11, 30, 8, 51, 42, 123456789, time.UTC)
+	s := MustOpen(t, bolt.Options{Now: func() time.Time { return frozen }})
+	ctx := context.Background()
+	task := storetest.MustCreate(t, s, "alice", "x")
+	if want := frozen.Truncate(time.Microsecond); !task.CreatedAt.Equal(want) {
+		t.Fatalf("created_at = %v, want %v", task.CreatedAt, want)
+	}
+	prev := task.UpdatedAt
+	for i := 1; i <= 3; i++ {
+		got, err := s.Update(ctx, "alice", task.ID, store.Patch{ToggleCompleted: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := prev.Add(time.Microsecond); !got.UpdatedAt.Equal(want) {
+			t.Errorf("update %d: updated_at = %v, want %v", i, got.UpdatedAt, want)
+		}
+		if !got.CreatedAt.Equal(task.CreatedAt) {
+			t.Errorf("created_at moved")
+		}
+		prev = got.UpdatedAt
+	}
+}
+
+func TestOpen(t *testing.T) {
+	t.Run("ErrLockedByAnotherProcess", func(t *testing.T) {
+		s := MustOpen(t, bolt.Options{})
+		start := time.Now()
+		_, err := bolt.Open(s.Path(), bolt.Options{LockTimeout: 200 * time.Millisecond})
+		if err == nil || !strings.Contains(err.Error(), "database is locked by another process") || !strings.Contains(err.Error(), s.Path()) {
+			t.Fatalf("err = %v, want a locked error naming the file", err)
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("took %v to fail", d)
+		}
+	})
+	t.Run("ErrForeignFile", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "foreign")
+		content := []byte(strings.Repeat("not a database\n", 1000))
+		os.WriteFile(path, content, 0o600)
+		if _, err := bolt.Open(path, bolt.Options{}); err == nil || !strings.Contains(err.Error(), "not a taskbolt database") {
+			t.Fatalf("err = %v", err)
+		}
+		if got, _ := os.ReadFile(path); string(got) != string(content) {
+			t.Error("the foreign file was modified")
+		}
+	})
+	t.Run("ErrBoltFileOfAnotherApp", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "other.db")
+		db, _ := bbolt.Open(path, 0o600, nil)
+		db.Update(func(tx *bbolt.Tx) error { _, err := tx.CreateBucket([]byte("sessions")); return err })
+		db.Close()
+		if _, err := bolt.Open(path, bolt.Options{}); err == nil || !strings.Contains(err.Error(), "did not create") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("ErrSchemaVersion", func(t *testing.T) {
+		s := MustOpen(t, bolt.Options{})
+		path := s.Path()
+		s.Close()
+		db, _ := bbolt.Open(path, 0o600, nil)
+		db.Update(func(tx *bbolt.Tx) error { return tx.Bucket([]byte("meta")).Put([]byte("schema_version"), []byte("99")) })
+		db.Close()
+		if _, err := bolt.Open(path, bolt.Options{}); err == nil || !strings.Contains(err.Error(), "schema version") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+}
+
+func TestLayoutIsPerUserBuckets(t *testing.T) {
+	s := MustOpen(t, bolt.Options{})
+	storetest.MustCreate(t, s, "alice", "a")
+	storetest.MustCreate(t, s, "bob", "b")
+	err := s.DB().View(func(tx *bbolt.Tx) error {
+		users := tx.Bucket([]byte("users"))
+		for _, u := range []string{"alice", "bob"} {
+			tasks := users.Bucket([]byte(u)).Bucket([]byte("tasks"))
+			if tasks == nil || tasks.Get([]byte{0, 0, 0, 0, 0, 0, 0, 1}) == nil {
+				return errors.New("missing users/" + u + "/tasks/1")
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestClosedStoreIsUnavailable(t *testing.T) {
+	s := MustOpen(t, bolt.Options{})
+	s.Close()
+	if _, err := s.Create(context.Background(), "alice", store.NewTask{Title: "x"}); !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("err = %v, want ErrUnavailable", err)
+	}
+	if err := s.Ping(context.Background()); !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("Ping err = %v, want ErrUnavailable", err)
+	}
+}
