@@ -1,0 +1,138 @@
+// Package api is the HTTP layer: routes, handlers, request validation and the
+// one error handler that maps every error to CONTRACT.md.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/cors"
+
+	"taskbolt/auth"
+	"taskbolt/store"
+)
+
+// Config configures New.
+type Config struct {
+	Store    store.Store   // required
+	Verifier auth.Verifier // required
+	Logger   *slog.Logger  // default slog.Default()
+	Version  string        // shown by /healthz
+	// BodyLimit is the largest request body accepted, in bytes; larger ones
+	// get 413 before they are read whole. Default 1 MiB.
+	BodyLimit int
+	// CORSOrigins lists the browser origins allowed to call the API, with
+	// credentials. A lone "*" allows any origin, without credentials.
+	CORSOrigins []string
+	// ReadTimeout bounds reading one request (headers and body), so slow
+	// clients cannot pin connections. Default 10s.
+	ReadTimeout time.Duration
+	// IdleTimeout bounds a keep-alive connection between requests. Default 60s.
+	IdleTimeout time.Duration
+	// Middleware runs after authentication and the owner check on every task
+	// route (for example a per-user rate limiter).
+	Middleware []fiber.Handler
+}
+
+type app struct {
+	store  store.Store
+	lister store.JSONLister // nil when the store cannot list JSON directly
+	log    *slog.Logger
+	cfg    Config
+}
+
+// New returns the Fiber app serving CONTRACT.md.
+func New(cfg Config) *fiber.App {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.BodyLimit <= 0 {
+		cfg.BodyLimit = 1 << 20
+	}
+	if cfg.ReadTimeout <= 0 {
+		cfg.ReadTimeout = 10 * time.Second
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = 60 * time.Second
+	}
+	a := &app{store: cfg.Store, log: cfg.Logger, cfg: cfg}
+	a.lister, _ = cfg.Store.(store.JSONLister)
+
+	f := fiber.New(fiber.Config{
+		AppName:               "taskbolt",
+		CaseSensitive:         true, // /API/x/TASKS is not our route, as in FastAPI
+		BodyLimit:             cfg.BodyLimit,
+		ReadBufferSize:        16 << 10, // room for an 8 KiB token, which then gets a clean 401
+		ReadTimeout:           cfg.ReadTimeout,
+		WriteTimeout:          cfg.ReadTimeout,
+		IdleTimeout:           cfg.IdleTimeout,
+		ErrorHandler:          a.errorHandler,
+		DisableStartupMessage: true,
+	})
+	f.Use(a.requestMeta, a.accessLog, recoverPanics, corsMiddleware(cfg.CORSOrigins))
+
+	f.Get("/healthz", a.healthz)
+	f.Get("/readyz", a.readyz)
+
+	// Authentication is attached per route, not to the group, so that an
+	// unknown path or a wrong method is a 404/405 whether or not a token was
+	// sent, as in FastAPI, where routing comes before dependencies.
+	guard := append([]fiber.Handler{auth.New(auth.Config{Verifier: cfg.Verifier}), auth.RequireOwner("user_id")}, cfg.Middleware...)
+	with := func(h fiber.Handler) []fiber.Handler { return append(guard[:len(guard):len(guard)], h) }
+
+	tasks := f.Group("/api/:user_id/tasks")
+	tasks.Get("/", with(a.listTasks)...)
+	tasks.Post("/", with(a.createTask)...)
+	tasks.Get("/:id", with(a.getTask)...)
+	tasks.Put("/:id", with(a.updateTask)...)
+	tasks.Patch("/:id", with(a.updateTask)...)
+	tasks.Patch("/:id/complete", with(a.completeTask)...)
+	tasks.Delete("/:id", with(a.deleteTask)...)
+	return f
+}
+
+func corsMiddleware(origins []string) fiber.Handler {
+	if len(origins) == 0 {
+		origins = []string{"http://localhost:3000"}
+	}
+	wildcard := len(origins) == 1 && origins[0] == "*"
+	return cors.New(cors.Config{
+		AllowOrigins:     strings.Join(origins, ","),
+		AllowMethods:     "GET,POST,PUT,PATCH,DELETE,OPTIONS",
+		AllowHeaders:     "Authorization,Content-Type",
+		ExposeHeaders:    "X-Total-Count,Location,X-Request-ID",
+		AllowCredentials: !wildcard, // never * with credentials
+		MaxAge:           600,
+	})
+}
+
+func (a *app) healthz(c *fiber.Ctx) error {
+	return writeJSON(c, fiber.StatusOK, map[string]string{"status": "ok", "version": a.cfg.Version})
+}
+
+// readyz reports whether the store answers and whether every verifier that
+// depends on something outside the process can verify now.
+func (a *app) readyz(c *fiber.Ctx) error {
+	ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
+	defer cancel()
+	checks := map[string]string{"store": "ok"}
+	ready := true
+	if err := a.store.Ping(ctx); err != nil {
+		checks["store"], ready = "unavailable", false
+		a.log.Warn("readyz: store", "err", err)
+	}
+	if r, ok := a.cfg.Verifier.(auth.Readier); ok {
+		checks["keys"] = "ok"
+		if err := r.Ready(ctx); err != nil {
+			checks["keys"], ready = "unavailable", false
+			a.log.Warn("readyz: keys", "err", err)
+		}
+	}
+	if !ready {
+		return writeJSON(c, fiber.StatusServiceUnavailable, map[string]any{"detail": "Service Unavailable", "status": "unavailable", "checks": checks})
+	}
+	return writeJSON(c, fiber.StatusOK, map[string]any{"status": "ok", "checks": checks})
+}

@@ -1,0 +1,119 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/gofiber/fiber/v2"
+
+	"taskbolt/auth"
+	"taskbolt/store"
+)
+
+// Problem is one entry of a 422 body, in the shape FastAPI (pydantic v2)
+// produces. Input is always present, null included.
+type Problem struct {
+	Type  string         `json:"type"`
+	Loc   []any          `json:"loc"`
+	Msg   string         `json:"msg"`
+	Input any            `json:"input"`
+	Ctx   map[string]any `json:"ctx,omitempty"`
+}
+
+// ValidationError carries every problem found in one request.
+type ValidationError struct {
+	Problems []Problem
+}
+
+func (e *ValidationError) Error() string {
+	return "validation failed: " + e.Problems[0].Msg
+}
+
+func (e *ValidationError) add(p Problem) { e.Problems = append(e.Problems, p) }
+
+// err returns e when it holds problems, else nil.
+func (e *ValidationError) err() error {
+	if e == nil || len(e.Problems) == 0 {
+		return nil
+	}
+	return e
+}
+
+const (
+	bearerChallenge       = "Bearer"
+	invalidTokenChallenge = `Bearer error="invalid_token"`
+)
+
+// errorHandler is the app's only error handler: it maps every error to the
+// status and {"detail": ...} body of CONTRACT.md. A 5xx never shows its
+// cause; the cause is logged once, with the request id.
+func (a *app) errorHandler(c *fiber.Ctx, err error) error {
+	rid := requestID(c) // also ensures the header on errors raised before routing
+	var (
+		ve *ValidationError
+		fe *fiber.Error
+	)
+	switch {
+	case errors.As(err, &ve):
+		return writeJSON(c, fiber.StatusUnprocessableEntity, map[string]any{"detail": ve.Problems})
+	case errors.Is(err, auth.ErrUnauthenticated):
+		c.Set(fiber.HeaderWWWAuthenticate, bearerChallenge)
+		return a.authFailure(c, err, http.StatusUnauthorized, "Not authenticated")
+	case errors.Is(err, auth.ErrTokenExpired):
+		c.Set(fiber.HeaderWWWAuthenticate, invalidTokenChallenge)
+		return a.authFailure(c, err, http.StatusUnauthorized, "Token has expired")
+	case errors.Is(err, auth.ErrInvalidToken):
+		c.Set(fiber.HeaderWWWAuthenticate, invalidTokenChallenge)
+		return a.authFailure(c, err, http.StatusUnauthorized, "Invalid token")
+	case errors.Is(err, auth.ErrForbidden), errors.Is(err, store.ErrInvalidOwner):
+		return a.authFailure(c, err, http.StatusForbidden, "Not authorized to access these tasks")
+	case errors.Is(err, store.ErrNotFound):
+		return detail(c, http.StatusNotFound, "Task not found")
+	case errors.Is(err, auth.ErrUnavailable):
+		a.log.Error("authentication unavailable", "request_id", rid, "err", err)
+		c.Set(fiber.HeaderRetryAfter, "5")
+		return detail(c, http.StatusServiceUnavailable, "Authentication service unavailable, try again shortly")
+	case errors.Is(err, store.ErrUnavailable):
+		a.log.Error("store unavailable", "request_id", rid, "err", err)
+		c.Set(fiber.HeaderRetryAfter, "5")
+		return detail(c, http.StatusServiceUnavailable, "Storage unavailable, try again shortly")
+	case errors.As(err, &fe) && fe.Code < 500:
+		switch fe.Code {
+		case http.StatusRequestEntityTooLarge:
+			return detail(c, fe.Code, "Request body too large")
+		case http.StatusTooManyRequests:
+			return detail(c, fe.Code, "Too many requests")
+		}
+		// Fiber's own messages ("Cannot GET /x") echo the path; use the
+		// standard phrase, as FastAPI does ("Not Found", "Method Not Allowed").
+		return detail(c, fe.Code, http.StatusText(fe.Code))
+	}
+	a.log.Error("internal error", "request_id", rid, "method", c.Method(), "route", c.Route().Path, "err", err)
+	return detail(c, http.StatusInternalServerError, "Internal Server Error")
+}
+
+// authFailure answers a 401/403 and writes one audit line: why, which
+// verifier, from where. Never the token or its claims.
+func (a *app) authFailure(c *fiber.Ctx, err error, status int, msg string) error {
+	a.log.Warn("auth failure", "request_id", requestID(c), "status", status, "reason", err.Error(), "ip", c.IP(),
+		"method", c.Method(), "route", c.Route().Path)
+	return detail(c, status, msg)
+}
+
+func detail(c *fiber.Ctx, status int, msg string) error {
+	return writeJSON(c, status, map[string]string{"detail": msg})
+}
+
+func writeJSON(c *fiber.Ctx, status int, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		slog.Error("encode response", "err", err)
+		b = []byte(`{"detail":"Internal Server Error"}`)
+		status = http.StatusInternalServerError
+	}
+	c.Status(status)
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	return c.Send(b)
+}

@@ -1,0 +1,115 @@
+package api
+
+import (
+	"crypto/rand"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/utils"
+
+	"taskbolt/auth"
+)
+
+const headerRequestID = "X-Request-ID"
+
+type requestIDKey struct{}
+
+// requestMeta gives every request an id (the client's X-Request-ID when it is
+// sane, else a new one) and sets the headers every response carries.
+func (a *app) requestMeta(c *fiber.Ctx) error {
+	rid := c.Get(headerRequestID)
+	if saneRequestID(rid) {
+		rid = utils.CopyString(rid) // Fiber reuses the request buffer
+	} else {
+		rid = rand.Text()
+	}
+	setResponseMeta(c, rid)
+	return c.Next()
+}
+
+// requestID returns the request's id, creating one for errors raised before
+// any middleware ran (a body over the limit, a malformed request).
+func requestID(c *fiber.Ctx) string {
+	if rid, ok := c.Locals(requestIDKey{}).(string); ok {
+		return rid
+	}
+	rid := rand.Text()
+	setResponseMeta(c, rid)
+	return rid
+}
+
+func setResponseMeta(c *fiber.Ctx, rid string) {
+	c.Locals(requestIDKey{}, rid)
+	h := &c.Response().Header
+	h.Set(headerRequestID, rid)
+	// A JSON API: nothing here should be sniffed, framed, cached or referred.
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+}
+
+// saneRequestID accepts 1-128 characters of [A-Za-z0-9._:-], so a client id
+// can never inject anything into headers or logs.
+func saneRequestID(s string) bool {
+	if len(s) == 0 || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':') {
+			return false
+		}
+	}
+	return true
+}
+
+// accessLog writes one line per request: method, route pattern, status,
+// duration, request id, user id. Never the token, the claims or the body.
+// It renders errors itself so that the logged status is the one sent.
+func (a *app) accessLog(c *fiber.Ctx) error {
+	start := time.Now()
+	if err := c.Next(); err != nil {
+		if herr := a.errorHandler(c, err); herr != nil {
+			return herr
+		}
+	}
+	if !a.log.Enabled(c.UserContext(), slog.LevelInfo) {
+		return nil
+	}
+	var user string
+	if p, ok := auth.FromContext(c); ok {
+		user = p.UserID
+	}
+	a.log.LogAttrs(c.UserContext(), slog.LevelInfo, "request",
+		slog.String("method", c.Method()),
+		slog.String("route", c.Route().Path),
+		slog.Int("status", c.Response().StatusCode()),
+		slog.Duration("duration", time.Since(start)),
+		slog.String("request_id", requestID(c)),
+		slog.String("user_id", user),
+	)
+	return nil
+}
+
+// panicError is a recovered panic; the error handler logs it with its stack
+// and answers a cause-free 500.
+type panicError struct {
+	value any
+	stack []byte
+}
+
+func (p *panicError) Error() string { return fmt.Sprintf("panic: %v\n%s", p.value, p.stack) }
+
+func recoverPanics(c *fiber.Ctx) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &panicError{value: r, stack: debug.Stack()}
+		}
+	}()
+	return c.Next()
+}

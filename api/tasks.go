@@ -1,0 +1,141 @@
+package api
+
+import (
+	"net/url"
+	"strconv"
+	"sync"
+
+	"github.com/gofiber/fiber/v2"
+
+	"taskbolt/auth"
+	"taskbolt/store"
+)
+
+// owner is the authenticated user. Handlers use it, never the URL parameter:
+// RequireOwner has proved them equal, and the principal's string does not
+// alias Fiber's reusable request buffer.
+func owner(c *fiber.Ctx) string {
+	p, _ := auth.FromContext(c)
+	return p.UserID
+}
+
+// bufPool holds response buffers; fasthttp copies the body out of them.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
+
+func sendJSON(c *fiber.Ctx, status int, body []byte) error {
+	c.Status(status)
+	c.Response().Header.SetContentType(fiber.MIMEApplicationJSON)
+	c.Response().SetBody(body) // copies
+	return nil
+}
+
+func sendTask(c *fiber.Ctx, status int, t *store.Task) error {
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	*bp = t.AppendJSON((*bp)[:0])
+	return sendJSON(c, status, *bp)
+}
+
+func (a *app) listTasks(c *fiber.Ctx) error {
+	args := c.Context().QueryArgs()
+	q, none, err := parseListQuery(func(key string) (string, bool) {
+		v := args.Peek(key)
+		return string(v), v != nil
+	})
+	if err != nil {
+		return err
+	}
+	if none {
+		c.Set("X-Total-Count", "0")
+		return sendJSON(c, fiber.StatusOK, []byte("[]"))
+	}
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	var total int
+	if a.lister != nil {
+		*bp, total, err = a.lister.ListJSON(c.UserContext(), owner(c), q, (*bp)[:0])
+	} else {
+		var tasks []store.Task
+		tasks, total, err = a.store.List(c.UserContext(), owner(c), q)
+		*bp = store.AppendTasksJSON((*bp)[:0], tasks)
+	}
+	if err != nil {
+		return err
+	}
+	c.Response().Header.Set("X-Total-Count", strconv.Itoa(total))
+	return sendJSON(c, fiber.StatusOK, *bp)
+}
+
+func (a *app) createTask(c *fiber.Ctx) error {
+	in, err := parseCreate(c.Body())
+	if err != nil {
+		return err
+	}
+	t, err := a.store.Create(c.UserContext(), owner(c), in)
+	if err != nil {
+		return err
+	}
+	c.Location("/api/" + url.PathEscape(t.UserID) + "/tasks/" + strconv.FormatUint(t.ID, 10))
+	return sendTask(c, fiber.StatusCreated, &t)
+}
+
+func (a *app) getTask(c *fiber.Ctx) error {
+	id, err := parseTaskID(c.Params("id"))
+	if err != nil {
+		return err
+	}
+	t, err := a.store.Get(c.UserContext(), owner(c), id)
+	if err != nil {
+		return err
+	}
+	return sendTask(c, fiber.StatusOK, &t)
+}
+
+// updateTask serves PUT and PATCH alike: a partial update.
+func (a *app) updateTask(c *fiber.Ctx) error {
+	return a.patch(c, parseUpdate)
+}
+
+// completeTask toggles completion, or sets it from {"completed": b}.
+func (a *app) completeTask(c *fiber.Ctx) error {
+	return a.patch(c, parseComplete)
+}
+
+func (a *app) patch(c *fiber.Ctx, parse func([]byte) (store.Patch, error)) error {
+	id, idErr := parseTaskID(c.Params("id"))
+	p, bodyErr := parse(c.Body())
+	if err := joinValidation(idErr, bodyErr); err != nil {
+		return err
+	}
+	t, err := a.store.Update(c.UserContext(), owner(c), id, p)
+	if err != nil {
+		return err
+	}
+	return sendTask(c, fiber.StatusOK, &t)
+}
+
+func (a *app) deleteTask(c *fiber.Ctx) error {
+	id, err := parseTaskID(c.Params("id"))
+	if err != nil {
+		return err
+	}
+	if err := a.store.Delete(c.UserContext(), owner(c), id); err != nil {
+		return err
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+// joinValidation reports the problems of the path and the body together, as
+// FastAPI lists every problem found. Validation (422) comes before a lookup
+// that cannot succeed (404), as FastAPI validates before the handler runs.
+func joinValidation(pathErr, bodyErr error) error {
+	pv, pOK := pathErr.(*ValidationError)
+	bv, bOK := bodyErr.(*ValidationError)
+	switch {
+	case pOK && bOK:
+		return &ValidationError{append(append([]Problem{}, pv.Problems...), bv.Problems...)}
+	case bOK, pathErr == nil:
+		return bodyErr
+	}
+	return pathErr
+}

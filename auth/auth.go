@@ -1,0 +1,55 @@
+// Package auth turns a bearer token into a Principal and guards routes.
+//
+// A Verifier checks one kind of token (auth/hs256 for HS256 JWTs signed with
+// the Better Auth secret; more kinds plug in the same way). Two Fiber
+// middlewares use it and can be swapped independently:
+//
+//	auth.New(auth.Config{Verifier: v})  // 401 unless a valid bearer token
+//	auth.RequireOwner("user_id")         // 403 unless the URL user is the token user
+package auth
+
+import (
+	"context"
+	"errors"
+)
+
+// Principal is the authenticated caller.
+type Principal struct {
+	// UserID is the token's user claim, exactly as issued: compared byte for
+	// byte, never folded, trimmed or unescaped.
+	UserID string
+	// Verifier names the verifier that accepted the token, for logs.
+	Verifier string
+}
+
+// Verifier checks a bearer token. Errors must wrap ErrInvalidToken or
+// ErrTokenExpired (401), or ErrUnavailable (503) when the verifier cannot
+// decide right now. They must never include the token or its claims.
+type Verifier interface {
+	Verify(ctx context.Context, token string) (Principal, error)
+}
+
+// Readier is an optional Verifier capability: a verifier that depends on
+// something outside the process (a key set, an auth server) reports whether
+// it can verify tokens now. /readyz shows it.
+type Readier interface {
+	Ready(ctx context.Context) error
+}
+
+// Sentinel errors; the API's error handler maps them to CONTRACT.md.
+var (
+	// ErrUnauthenticated: no Authorization header, or not a Bearer one.
+	ErrUnauthenticated = errors.New("auth: not authenticated")
+	// ErrInvalidToken: the token is malformed, forged, or fails a claim check.
+	ErrInvalidToken = errors.New("auth: invalid token")
+	// ErrTokenExpired: the token was valid but its exp has passed.
+	ErrTokenExpired = errors.New("auth: token has expired")
+	// ErrForbidden: the authenticated user is not the owner named in the URL.
+	ErrForbidden = errors.New("auth: not authorized to access these tasks")
+	// ErrUnavailable: the verifier cannot reach what it needs to decide.
+	ErrUnavailable = errors.New("auth: verifier unavailable")
+)
+
+// MaxTokenLen bounds the bearer token we are willing to parse. Real Better
+// Auth tokens are well under 2 KiB.
+const MaxTokenLen = 8 << 10
