@@ -31,16 +31,12 @@ func decodeObject(body []byte, optional bool) (map[string]any, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber() // echo numbers back exactly as sent
 	var v any
-	err := dec.Decode(&v)
-	if err == nil {
-		// Anything after the first value is as invalid as Python's json.loads finds it.
-		if _, extra := dec.Token(); extra != io.EOF {
-			err = &json.SyntaxError{Offset: dec.InputOffset() + 1}
-			err = fmt.Errorf("Extra data: %w", err)
-		}
-	}
-	if err != nil {
+	if err := dec.Decode(&v); err != nil {
 		return nil, jsonInvalid(body, err)
+	}
+	// Anything after the first value is as invalid as Python's json.loads finds it.
+	if rest := bytes.TrimLeft(body[dec.InputOffset():], " \t\r\n"); len(rest) > 0 {
+		return nil, jsonProblem(len(body)-len(rest), "Extra data")
 	}
 	obj, ok := v.(map[string]any)
 	if !ok {
@@ -52,15 +48,19 @@ func decodeObject(body []byte, optional bool) (map[string]any, error) {
 
 // jsonInvalid reports a syntax error at its byte offset, as FastAPI does.
 func jsonInvalid(body []byte, err error) error {
-	pos := int64(len(body))
+	pos := len(body)
 	var se *json.SyntaxError
-	if errors.As(err, &se) && !errors.Is(err, io.ErrUnexpectedEOF) && se.Offset > 0 && se.Offset <= int64(len(body)) {
-		pos = se.Offset - 1
+	if errors.As(err, &se) && se.Offset > 0 && se.Offset <= int64(len(body)) {
+		pos = int(se.Offset) - 1
 	}
 	msg := err.Error()
 	if errors.Is(err, io.ErrUnexpectedEOF) {
-		msg = "unexpected end of JSON input"
+		pos, msg = len(body), "unexpected end of JSON input"
 	}
+	return jsonProblem(pos, msg)
+}
+
+func jsonProblem(pos int, msg string) error {
 	return &ValidationError{[]Problem{{Type: "json_invalid", Loc: []any{"body", pos}, Msg: "JSON decode error",
 		Input: map[string]any{}, Ctx: map[string]any{"error": msg}}}}
 }
