@@ -15,6 +15,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -136,9 +137,29 @@ func loadConfig(environ []string) (config, map[string]string, error) {
 	}
 	var cfg config
 	if err := env.ParseWithOptions(&cfg, env.Options{Environment: vars}); err != nil {
-		return config{}, nil, fmt.Errorf("configuration: %w", err)
+		return config{}, nil, explainParseError(err)
 	}
 	return cfg, vars, cfg.validate()
+}
+
+// explainParseError names the variable, not the Go field, of a value that
+// does not parse; it never repeats the value, which may be a secret.
+func explainParseError(err error) error {
+	var agg env.AggregateError
+	if !errors.As(err, &agg) {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	var errs []error
+	for _, e := range agg.Errors {
+		var pe env.ParseError
+		if !errors.As(e, &pe) {
+			errs = append(errs, e)
+			continue
+		}
+		f, _ := reflect.TypeFor[config]().FieldByName(pe.Name)
+		errs = append(errs, fmt.Errorf("%s: not a valid %s", f.Tag.Get("env"), pe.Type))
+	}
+	return fmt.Errorf("configuration: %w", errors.Join(errs...))
 }
 
 func (c config) validate() error {
