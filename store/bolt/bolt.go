@@ -19,6 +19,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -370,18 +371,18 @@ func selectPage(tx *bbolt.Tx, owner string, q store.ListQuery, emit func(e *entr
 // sortEntries orders by q.Sort, ties by id, all in q's direction. The cursor
 // yields ascending ids, so sorting by id is a reversal at most.
 func sortEntries(entries []entry, q store.ListQuery) {
-	var by func(a, b *entry) int
-	switch q.Sort {
-	case store.SortCreated:
-		by = func(a, b *entry) int { return cmp.Compare(a.created, b.created) }
-	case store.SortUpdated:
-		by = func(a, b *entry) int { return cmp.Compare(a.updated, b.updated) }
-	case store.SortTitle:
-		by = func(a, b *entry) int { return cmp.Compare(a.title, b.title) }
-	}
-	if by != nil {
+	if q.Sort != store.SortID {
 		slices.SortFunc(entries, func(a, b entry) int {
-			if c := by(&a, &b); c != 0 {
+			var c int
+			switch q.Sort {
+			case store.SortCreated:
+				c = cmp.Compare(a.created, b.created)
+			case store.SortUpdated:
+				c = cmp.Compare(a.updated, b.updated)
+			case store.SortTitle:
+				c = strings.Compare(a.title, b.title)
+			}
+			if c != 0 {
 				return c
 			}
 			return cmp.Compare(a.id, b.id)

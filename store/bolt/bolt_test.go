@@ -3,8 +3,10 @@ package bolt_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -164,5 +166,82 @@ func TestClosedStoreIsUnavailable(t *testing.T) {
 	}
 	if err := s.Ping(context.Background()); !errors.Is(err, store.ErrUnavailable) {
 		t.Errorf("Ping err = %v, want ErrUnavailable", err)
+	}
+}
+
+func BenchmarkCreate(b *testing.B) {
+	// Store.Create under concurrency: writes share commits through db.Batch.
+	s := MustOpen(b, bolt.Options{})
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.SetParallelism(32) // 64 writers on 2 cores, like the load test
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := s.Create(ctx, "alice", store.NewTask{Title: "benchmark"}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkCommit compares one transaction per write (Update) with group
+// commit (Batch) for the same put, 64 concurrent writers, durable fsyncs.
+func BenchmarkCommit(b *testing.B) {
+	for _, mode := range []string{"Update", "Batch"} {
+		b.Run(mode, func(b *testing.B) {
+			s := MustOpen(b, bolt.Options{})
+			db := s.DB()
+			db.Update(func(tx *bbolt.Tx) error { _, err := tx.CreateBucketIfNotExists([]byte("bench")); return err })
+			commit := db.Update
+			if mode == "Batch" {
+				commit = db.Batch
+			}
+			b.SetParallelism(32)
+			b.RunParallel(func(pb *testing.PB) {
+				val := make([]byte, 200)
+				for pb.Next() {
+					err := commit(func(tx *bbolt.Tx) error {
+						bk := tx.Bucket([]byte("bench"))
+						id, _ := bk.NextSequence()
+						return bk.Put([]byte(strconv.FormatUint(id, 10)), val)
+					})
+					if err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
+
+func BenchmarkList(b *testing.B) {
+	for _, n := range []int{20, 1000} {
+		s := MustOpen(b, bolt.Options{})
+		for i := range n {
+			storetest.MustCreate(b, s, "alice", "task "+strconv.Itoa(i))
+		}
+		ctx := context.Background()
+		q := store.DefaultQuery()
+		q.Limit = store.MaxLimit
+		b.Run(fmt.Sprintf("Decoded/%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, _, err := s.List(ctx, "alice", q); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("JSON/%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			buf := make([]byte, 0, 1<<20)
+			for b.Loop() {
+				var err error
+				if buf, _, err = s.ListJSON(ctx, "alice", q, buf[:0]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
