@@ -57,7 +57,9 @@ func FuzzParseBearer(f *testing.F) {
 // fakeVerifier is a function-field Verifier.
 type fakeVerifier func(token string) (auth.Principal, error)
 
-func (f fakeVerifier) Verify(_ context.Context, token string) (auth.Principal, error) { return f(token) }
+func (f fakeVerifier) Verify(_ context.Context, token string) (auth.Principal, error) {
+	return f(token)
+}
 
 func newApp(v auth.Verifier, next func(*fiber.Ctx) bool) *fiber.App {
 	app := fiber.New(fiber.Config{ReadBufferSize: 16 << 10, ErrorHandler: func(c *fiber.Ctx, err error) error {
