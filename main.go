@@ -93,18 +93,21 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 
 // config is every setting, parsed once from the environment.
 type config struct {
-	Secret          string        `env:"BETTER_AUTH_SECRET"`
-	Host            string        `env:"HOST" envDefault:"0.0.0.0"`
-	Port            int           `env:"PORT" envDefault:"8000"`
-	DatabaseURL     string        `env:"DATABASE_URL" envDefault:"./taskbolt.db"`
-	CORSOrigins     []string      `env:"CORS_ORIGINS" envDefault:"http://localhost:3000" envSeparator:","`
-	JWTLeeway       time.Duration `env:"JWT_LEEWAY" envDefault:"30s"`
-	JWTIssuer       string        `env:"JWT_ISSUER"`
-	JWTAudience     string        `env:"JWT_AUDIENCE"`
-	BodyLimit       int           `env:"BODY_LIMIT" envDefault:"1048576"`
-	LogLevel        string        `env:"LOG_LEVEL" envDefault:"info"`
-	LogFormat       string        `env:"LOG_FORMAT" envDefault:"text"`
-	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"10s"`
+	Secret           string        `env:"BETTER_AUTH_SECRET"`
+	Host             string        `env:"HOST" envDefault:"0.0.0.0"`
+	Port             int           `env:"PORT" envDefault:"8000"`
+	DatabaseURL      string        `env:"DATABASE_URL" envDefault:"./taskbolt.db"`
+	CORSOrigins      []string      `env:"CORS_ORIGINS" envDefault:"http://localhost:3000" envSeparator:","`
+	JWTLeeway        time.Duration `env:"JWT_LEEWAY" envDefault:"30s"`
+	JWTIssuer        string        `env:"JWT_ISSUER"`
+	JWTAudience      string        `env:"JWT_AUDIENCE"`
+	BodyLimit        int           `env:"BODY_LIMIT" envDefault:"1048576"`
+	LogLevel         string        `env:"LOG_LEVEL" envDefault:"info"`
+	LogFormat        string        `env:"LOG_FORMAT" envDefault:"text"`
+	ShutdownTimeout  time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"10s"`
+	RateLimitPerIP   int           `env:"RATE_LIMIT_PER_IP" envDefault:"0"`
+	RateLimitPerUser int           `env:"RATE_LIMIT_PER_USER" envDefault:"0"`
+	RateLimitWindow  time.Duration `env:"RATE_LIMIT_WINDOW" envDefault:"1m"`
 }
 
 // envFile is read for settings the environment does not set. TASKBOLT_ENV_FILE
@@ -166,6 +169,9 @@ func (c config) validate() error {
 	var errs []error
 	if c.Port < 0 || c.Port > 65535 {
 		errs = append(errs, fmt.Errorf("PORT %d is not a port number", c.Port))
+	}
+	if c.RateLimitPerIP < 0 || c.RateLimitPerUser < 0 || c.RateLimitWindow <= 0 {
+		errs = append(errs, errors.New("RATE_LIMIT_PER_IP and RATE_LIMIT_PER_USER must be >= 0 (0 is off), RATE_LIMIT_WINDOW > 0"))
 	}
 	if c.BodyLimit <= 0 {
 		errs = append(errs, errors.New("BODY_LIMIT must be a positive number of bytes"))
@@ -283,6 +289,7 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 	app := api.New(api.Config{
 		Store: st, Verifier: verifier, Logger: log, Version: version,
 		BodyLimit: cfg.BodyLimit, CORSOrigins: cfg.CORSOrigins,
+		RateLimit: api.RateLimit{PerIP: cfg.RateLimitPerIP, PerUser: cfg.RateLimitPerUser, Window: cfg.RateLimitWindow},
 	})
 	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)))
 	if err != nil {

@@ -32,8 +32,10 @@ type Config struct {
 	ReadTimeout time.Duration
 	// IdleTimeout bounds a keep-alive connection between requests. Default 60s.
 	IdleTimeout time.Duration
-	// Middleware runs after authentication and the owner check on every task
-	// route (for example a per-user rate limiter).
+	// RateLimit turns on the per-IP and per-user limiters (off by default).
+	RateLimit RateLimit
+	// Middleware runs after authentication, the owner check and the per-user
+	// limiter on every task route.
 	Middleware []fiber.Handler
 }
 
@@ -80,8 +82,8 @@ func New(cfg Config) *fiber.App {
 	// Authentication is attached per route, not to the group, so that an
 	// unknown path or a wrong method is a 404/405 whether or not a token was
 	// sent, as in FastAPI, where routing comes before dependencies.
-	guard := append([]fiber.Handler{auth.New(auth.Config{Verifier: cfg.Verifier}), auth.RequireOwner("user_id")}, cfg.Middleware...)
-	with := func(h fiber.Handler) []fiber.Handler { return append(guard[:len(guard):len(guard)], h) }
+	chain := guard(cfg)
+	with := func(h fiber.Handler) []fiber.Handler { return append(chain[:len(chain):len(chain)], h) }
 
 	tasks := f.Group("/api/:user_id/tasks")
 	tasks.Get("/", with(a.listTasks)...)

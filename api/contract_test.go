@@ -626,3 +626,38 @@ func TestSecurityHeaders(t *testing.T) {
 		}
 	}
 }
+
+func TestRateLimit(t *testing.T) {
+	t.Run("PerUser", func(t *testing.T) {
+		e := newEnv(t, api.Config{RateLimit: api.RateLimit{PerUser: 3, Window: time.Minute}})
+		alice, bob := token(t, "alice"), token(t, "bob")
+		for i := range 3 {
+			if r := e.do("GET", "/api/alice/tasks", alice, ""); r.status != 200 {
+				t.Fatalf("request %d: %d", i, r.status)
+			}
+		}
+		r := e.do("GET", "/api/alice/tasks", alice, "")
+		wantJSON(t, r, 429, `{"detail":"Too many requests"}`)
+		if ra, err := strconv.Atoi(r.header.Get("Retry-After")); err != nil || ra < 1 || ra > 60 {
+			t.Errorf("Retry-After = %q", r.header.Get("Retry-After"))
+		}
+		if r := e.do("GET", "/api/bob/tasks", bob, ""); r.status != 200 {
+			t.Errorf("another user was limited too: %d", r.status)
+		}
+	})
+	t.Run("PerIPBeforeAuth", func(t *testing.T) {
+		e := newEnv(t, api.Config{RateLimit: api.RateLimit{PerIP: 2}})
+		for range 2 {
+			e.do("GET", "/api/alice/tasks", "garbage", "")
+		}
+		wantJSON(t, e.do("GET", "/api/alice/tasks", token(t, "alice"), ""), 429, `{"detail":"Too many requests"}`)
+	})
+	t.Run("OffByDefault", func(t *testing.T) {
+		e := newEnv(t, api.Config{})
+		for range 50 {
+			if r := e.do("GET", "/api/alice/tasks", token(t, "alice"), ""); r.status != 200 {
+				t.Fatalf("%d", r.status)
+			}
+		}
+	})
+}

@@ -1,0 +1,53 @@
+package api
+
+import (
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/limiter"
+
+	"taskbolt/auth"
+)
+
+// RateLimit configures the optional limiters, off when zero. PerIP runs
+// before authentication, so it also slows token guessing; PerUser runs after
+// it, so one user cannot starve the others behind a shared address.
+type RateLimit struct {
+	PerIP   int           // requests per Window per client IP
+	PerUser int           // requests per Window per authenticated user
+	Window  time.Duration // default 1 minute
+}
+
+// limit returns a fixed-window limiter keyed by key. Over the limit it sets
+// Retry-After and answers 429 through the error handler.
+func limit(max int, window time.Duration, key func(*fiber.Ctx) string) fiber.Handler {
+	if window <= 0 {
+		window = time.Minute
+	}
+	return limiter.New(limiter.Config{
+		Max:          max,
+		Expiration:   window,
+		KeyGenerator: key,
+		LimitReached: func(*fiber.Ctx) error { return fiber.ErrTooManyRequests },
+	})
+}
+
+func perIP(c *fiber.Ctx) string { return c.IP() }
+
+func perUser(c *fiber.Ctx) string {
+	p, _ := auth.FromContext(c)
+	return p.UserID
+}
+
+// guard is the handler chain in front of every task route.
+func guard(cfg Config) []fiber.Handler {
+	var chain []fiber.Handler
+	if cfg.RateLimit.PerIP > 0 {
+		chain = append(chain, limit(cfg.RateLimit.PerIP, cfg.RateLimit.Window, perIP))
+	}
+	chain = append(chain, auth.New(auth.Config{Verifier: cfg.Verifier}), auth.RequireOwner("user_id"))
+	if cfg.RateLimit.PerUser > 0 {
+		chain = append(chain, limit(cfg.RateLimit.PerUser, cfg.RateLimit.Window, perUser))
+	}
+	return append(chain, cfg.Middleware...)
+}
