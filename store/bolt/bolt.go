@@ -241,12 +241,33 @@ func (s *Store) Update(ctx context.Context, owner string, id uint64, p store.Pat
 	if err := checkOwner(ctx, owner); err != nil {
 		return store.Task{}, err
 	}
-	var (
-		t     store.Task
-		found bool
-	)
-	// A missing task is reported through found, not an error: an error would
-	// make Batch roll back and re-run every other write of the batch.
+	var t store.Task
+	err := s.writeTask(owner, id, func(tasks *bbolt.Bucket, key, v []byte) error {
+		cur, err := decodeTask(v)
+		if err != nil {
+			return err
+		}
+		floor := cur.UpdatedAt.Add(time.Microsecond)
+		applyPatch(&cur, p)
+		cur.UpdatedAt = s.clock()
+		if cur.UpdatedAt.Before(floor) {
+			cur.UpdatedAt = floor
+		}
+		t = cur
+		return tasks.Put(key, encodeTask(&t))
+	})
+	if err != nil {
+		return store.Task{}, err
+	}
+	return t, nil
+}
+
+// writeTask runs fn in a batched write transaction on the owner's task id,
+// with its stored value. A missing task is ErrNotFound, noted in a flag rather
+// than returned from the batch function: an error there would make Batch roll
+// back and re-run every other write of the batch. fn may run more than once.
+func (s *Store) writeTask(owner string, id uint64, fn func(tasks *bbolt.Bucket, key, value []byte) error) error {
+	var found bool
 	err := s.db.Batch(func(tx *bbolt.Tx) error {
 		found = false
 		tasks := tasksOf(tx, owner)
@@ -258,26 +279,16 @@ func (s *Store) Update(ctx context.Context, owner string, id uint64, p store.Pat
 		if v == nil {
 			return nil
 		}
-		cur, err := decodeTask(v)
-		if err != nil {
-			return err
-		}
-		floor := cur.UpdatedAt.Add(time.Microsecond)
-		applyPatch(&cur, p)
-		cur.UpdatedAt = s.clock()
-		if cur.UpdatedAt.Before(floor) {
-			cur.UpdatedAt = floor
-		}
-		t, found = cur, true
-		return tasks.Put(key, encodeTask(&t))
+		found = true
+		return fn(tasks, key, v)
 	})
-	if err != nil {
-		return store.Task{}, classify(err)
+	switch {
+	case err != nil:
+		return classify(err)
+	case !found:
+		return store.ErrNotFound
 	}
-	if !found {
-		return store.Task{}, store.ErrNotFound
-	}
-	return t, nil
+	return nil
 }
 
 func applyPatch(t *store.Task, p store.Patch) {
@@ -300,27 +311,9 @@ func (s *Store) Delete(ctx context.Context, owner string, id uint64) error {
 	if err := checkOwner(ctx, owner); err != nil {
 		return err
 	}
-	var found bool
-	err := s.db.Batch(func(tx *bbolt.Tx) error {
-		found = false
-		tasks := tasksOf(tx, owner)
-		if tasks == nil {
-			return nil
-		}
-		key := idKey(id)
-		if tasks.Get(key) == nil {
-			return nil
-		}
-		found = true
+	return s.writeTask(owner, id, func(tasks *bbolt.Bucket, key, _ []byte) error {
 		return tasks.Delete(key)
 	})
-	if err != nil {
-		return classify(err)
-	}
-	if !found {
-		return store.ErrNotFound
-	}
-	return nil
 }
 
 // entry is a task as a list sees it: header fields and the stored value, which
