@@ -7,8 +7,9 @@ BIN      ?= bin/taskbolt
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 FUZZTIME ?= 10s
+HARNESS  := testdata/betterauth
 
-.PHONY: help build run test race vet fmt bench load fuzz cover clean
+.PHONY: help build run test race vet fmt bench load fuzz cover clean harness
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -19,11 +20,18 @@ build: ## build a static binary into bin/taskbolt
 run: build ## build and run on :8000 (creates a development secret in .env on first run)
 	./$(BIN) serve --dev
 
-test: ## run every test
+test: harness ## run every test (installs the Better Auth harness's npm packages on first use)
 	$(GO) test -count=1 ./...
 
-race: ## run every test under the race detector
+race: harness ## run every test under the race detector
 	$(GO) test -count=1 -race ./...
+
+harness: $(HARNESS)/node_modules/.package-lock.json
+
+# npm ci compiles better-sqlite3 (about two minutes), so it reruns only when the lockfile changes.
+$(HARNESS)/node_modules/.package-lock.json: $(HARNESS)/package-lock.json
+	@if command -v node >/dev/null; then cd $(HARNESS) && npm ci --no-audit --no-fund; \
+	else echo "WARNING: node is not installed: the live Better Auth interop tests will be SKIPPED"; fi
 
 vet: ## go vet and a gofmt check
 	$(GO) vet ./...
@@ -49,5 +57,5 @@ cover: ## test with coverage and print the total
 	$(GO) tool cover -func=coverage.out | tail -1
 
 clean: ## remove build output and test caches
-	rm -rf bin coverage.out
+	rm -rf bin coverage.out $(HARNESS)/node_modules
 	$(GO) clean -testcache

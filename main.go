@@ -4,6 +4,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -12,7 +13,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
+	"net/url"
 	"os"
 	"os/signal"
 	"reflect"
@@ -28,6 +31,8 @@ import (
 	"taskbolt/api"
 	"taskbolt/auth"
 	"taskbolt/auth/hs256"
+	"taskbolt/auth/jwks"
+	"taskbolt/auth/session"
 	"taskbolt/store"
 	"taskbolt/store/bolt"
 )
@@ -93,21 +98,30 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 
 // config is every setting, parsed once from the environment.
 type config struct {
-	Secret           string        `env:"BETTER_AUTH_SECRET"`
-	Host             string        `env:"HOST" envDefault:"0.0.0.0"`
-	Port             int           `env:"PORT" envDefault:"8000"`
-	DatabaseURL      string        `env:"DATABASE_URL" envDefault:"./taskbolt.db"`
-	CORSOrigins      []string      `env:"CORS_ORIGINS" envDefault:"http://localhost:3000" envSeparator:","`
-	JWTLeeway        time.Duration `env:"JWT_LEEWAY" envDefault:"30s"`
-	JWTIssuer        string        `env:"JWT_ISSUER"`
-	JWTAudience      string        `env:"JWT_AUDIENCE"`
-	BodyLimit        int           `env:"BODY_LIMIT" envDefault:"1048576"`
-	LogLevel         string        `env:"LOG_LEVEL" envDefault:"info"`
-	LogFormat        string        `env:"LOG_FORMAT" envDefault:"text"`
-	ShutdownTimeout  time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"10s"`
-	RateLimitPerIP   int           `env:"RATE_LIMIT_PER_IP" envDefault:"0"`
-	RateLimitPerUser int           `env:"RATE_LIMIT_PER_USER" envDefault:"0"`
-	RateLimitWindow  time.Duration `env:"RATE_LIMIT_WINDOW" envDefault:"1m"`
+	Secret               string        `env:"BETTER_AUTH_SECRET"`
+	Host                 string        `env:"HOST" envDefault:"0.0.0.0"`
+	Port                 int           `env:"PORT" envDefault:"8000"`
+	DatabaseURL          string        `env:"DATABASE_URL" envDefault:"./taskbolt.db"`
+	CORSOrigins          []string      `env:"CORS_ORIGINS" envDefault:"http://localhost:3000" envSeparator:","`
+	JWTLeeway            time.Duration `env:"JWT_LEEWAY" envDefault:"30s"`
+	JWTIssuer            string        `env:"JWT_ISSUER"`
+	JWTAudience          string        `env:"JWT_AUDIENCE"`
+	BodyLimit            int           `env:"BODY_LIMIT" envDefault:"1048576"`
+	LogLevel             string        `env:"LOG_LEVEL" envDefault:"info"`
+	LogFormat            string        `env:"LOG_FORMAT" envDefault:"text"`
+	ShutdownTimeout      time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"10s"`
+	BetterAuthURL        string        `env:"BETTER_AUTH_URL"`
+	JWKSURL              string        `env:"BETTER_AUTH_JWKS_URL"`
+	SessionIntrospection bool          `env:"AUTH_SESSION_INTROSPECTION"`
+	Verifiers            []string      `env:"AUTH_VERIFIERS" envSeparator:","`
+	JWTAlgorithms        []string      `env:"JWT_ALGORITHMS" envDefault:"EdDSA,ES256,ES512,RS256,PS256" envSeparator:","`
+	JWTUserClaim         string        `env:"JWT_USER_CLAIM" envDefault:"sub"`
+	JWKSRefreshInterval  time.Duration `env:"JWKS_REFRESH_INTERVAL" envDefault:"5m"`
+	SessionCacheTTL      time.Duration `env:"AUTH_SESSION_CACHE_TTL" envDefault:"30s"`
+	SessionTimeout       time.Duration `env:"AUTH_SESSION_TIMEOUT" envDefault:"2s"`
+	RateLimitPerIP       int           `env:"RATE_LIMIT_PER_IP" envDefault:"0"`
+	RateLimitPerUser     int           `env:"RATE_LIMIT_PER_USER" envDefault:"0"`
+	RateLimitWindow      time.Duration `env:"RATE_LIMIT_WINDOW" envDefault:"1m"`
 }
 
 // envFile is read for settings the environment does not set. TASKBOLT_ENV_FILE
@@ -182,6 +196,17 @@ func (c config) validate() error {
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		errs = append(errs, err)
 	}
+	for _, name := range c.Verifiers {
+		if _, ok := verifiers[name]; !ok {
+			errs = append(errs, fmt.Errorf("AUTH_VERIFIERS: unknown verifier %q; known: %s", name, strings.Join(slices.Sorted(maps.Keys(verifiers)), ", ")))
+		}
+	}
+	if c.SessionCacheTTL <= 0 || c.SessionTimeout <= 0 || c.JWKSRefreshInterval <= 0 {
+		errs = append(errs, errors.New("AUTH_SESSION_CACHE_TTL, AUTH_SESSION_TIMEOUT and JWKS_REFRESH_INTERVAL must be positive"))
+	}
+	if c.BetterAuthURL != "" && originOf(c.BetterAuthURL) == "" {
+		errs = append(errs, fmt.Errorf("BETTER_AUTH_URL %q is not an absolute URL (like http://localhost:3000)", c.BetterAuthURL))
+	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("LOG_FORMAT %q: want text or json", c.LogFormat))
 	}
@@ -212,21 +237,12 @@ func parseDatabaseURL(u string) (scheme, location string, err error) {
 		scheme, location = "bolt", u
 	}
 	if _, ok := stores[scheme]; !ok {
-		return "", "", fmt.Errorf("DATABASE_URL scheme %q is not supported; known: %s", scheme, strings.Join(knownStores(), ", "))
+		return "", "", fmt.Errorf("DATABASE_URL scheme %q is not supported; known: %s", scheme, strings.Join(slices.Sorted(maps.Keys(stores)), ", "))
 	}
 	if location == "" {
 		return "", "", errors.New("DATABASE_URL names no file")
 	}
 	return scheme, location, nil
-}
-
-func knownStores() []string {
-	names := make([]string, 0, len(stores))
-	for name := range stores {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	return names
 }
 
 // secretError explains what to do about a missing or weak secret.
@@ -239,12 +255,113 @@ func secretError(secret string) error {
 	return fmt.Errorf("BETTER_AUTH_SECRET is %d bytes; it must be at least %d (make one with: openssl rand -base64 32)", len(secret), hs256.MinSecretLen)
 }
 
-func newVerifier(cfg config) (auth.Verifier, error) {
-	v, err := hs256.New(hs256.Config{Secret: []byte(cfg.Secret), Leeway: cfg.JWTLeeway, Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience})
-	if errors.Is(err, hs256.ErrWeakSecret) {
-		return nil, secretError(cfg.Secret)
+// verifiers are the token verifiers, by name. Each returns the verifier and
+// a line for the start-up log saying where its keys come from (never a secret).
+var verifiers = map[string]func(cfg config, log *slog.Logger) (auth.Verifier, string, error){
+	hs256.Name: func(cfg config, _ *slog.Logger) (auth.Verifier, string, error) {
+		v, err := hs256.New(hs256.Config{Secret: []byte(cfg.Secret), Leeway: cfg.JWTLeeway,
+			Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, UserClaim: cfg.JWTUserClaim})
+		if errors.Is(err, hs256.ErrWeakSecret) {
+			return nil, "", secretError(cfg.Secret)
+		}
+		return v, "HS256 with BETTER_AUTH_SECRET", err
+	},
+	jwks.Name: func(cfg config, log *slog.Logger) (auth.Verifier, string, error) {
+		url := cfg.jwksURL()
+		if url == "" {
+			return nil, "", errors.New("the jwks verifier needs BETTER_AUTH_URL or BETTER_AUTH_JWKS_URL")
+		}
+		iss, aud := cfg.JWTIssuer, cfg.JWTAudience
+		if origin := originOf(cfg.BetterAuthURL); origin != "" {
+			iss, aud = cmp.Or(iss, origin), cmp.Or(aud, origin)
+		}
+		v, err := jwks.New(jwks.Config{URL: url, Algorithms: cfg.JWTAlgorithms, Issuer: iss, Audience: aud,
+			Leeway: cfg.JWTLeeway, UserClaim: cfg.JWTUserClaim, RefreshInterval: cfg.JWKSRefreshInterval, Logger: log})
+		return v, fmt.Sprintf("%s from %s, iss %q, aud %q", strings.Join(cfg.JWTAlgorithms, "/"), url, iss, aud), err
+	},
+	session.Name: func(cfg config, _ *slog.Logger) (auth.Verifier, string, error) {
+		if cfg.BetterAuthURL == "" {
+			return nil, "", errors.New("the session verifier needs BETTER_AUTH_URL")
+		}
+		url := strings.TrimRight(cfg.BetterAuthURL, "/") + "/api/auth/get-session"
+		v, err := session.New(session.Config{URL: url, CacheTTL: cfg.SessionCacheTTL, Timeout: cfg.SessionTimeout})
+		return v, fmt.Sprintf("session tokens resolved at %s, cached %v", url, cfg.SessionCacheTTL), err
+	},
+}
+
+func (c config) jwksURL() string {
+	if c.JWKSURL != "" {
+		return c.JWKSURL
 	}
-	return v, err
+	if c.BetterAuthURL == "" {
+		return ""
+	}
+	return strings.TrimRight(c.BetterAuthURL, "/") + "/api/auth/jwks"
+}
+
+// originOf is scheme://host[:port] of a URL: what Better Auth puts in iss and aud.
+func originOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
+}
+
+// enabledVerifiers is AUTH_VERIFIERS, or what the other settings turn on:
+// a secret turns on hs256, BETTER_AUTH_URL jwks, AUTH_SESSION_INTROSPECTION session.
+func (c config) enabledVerifiers() ([]string, error) {
+	if len(c.Verifiers) > 0 {
+		return c.Verifiers, nil // names checked by validate
+	}
+	var on []string
+	if c.Secret != "" {
+		on = append(on, hs256.Name)
+	}
+	if c.jwksURL() != "" {
+		on = append(on, jwks.Name)
+	}
+	if c.SessionIntrospection {
+		on = append(on, session.Name)
+	}
+	if len(on) == 0 {
+		return nil, secretError("")
+	}
+	return on, nil
+}
+
+// newVerifier builds the dispatching verifier from the enabled ones and
+// returns a function that stops their background work.
+func newVerifier(cfg config, log *slog.Logger) (auth.Verifier, func(), error) {
+	names, err := cfg.enabledVerifiers()
+	if err != nil {
+		return nil, nil, err
+	}
+	d := auth.Dispatch{Asymmetric: cfg.JWTAlgorithms}
+	var closers []func()
+	for _, name := range names {
+		v, where, err := verifiers[name](cfg, log)
+		if err != nil {
+			return nil, nil, err
+		}
+		log.Info("verifier on", "name", name, "keys", where)
+		if c, ok := v.(interface{ Close() }); ok {
+			closers = append(closers, c.Close)
+		}
+		switch name {
+		case hs256.Name:
+			d.HS256 = v
+		case jwks.Name:
+			d.JWKS = v
+		case session.Name:
+			d.Session = v
+		}
+	}
+	return d, func() {
+		for _, c := range closers {
+			c()
+		}
+	}, nil
 }
 
 func newLogger(cfg config, w io.Writer) *slog.Logger {
@@ -268,17 +385,18 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 		return err
 	}
 	log := newLogger(cfg, stderr)
-	if *dev && cfg.Secret == "" {
+	if *dev && cfg.Secret == "" && cfg.BetterAuthURL == "" {
 		if cfg.Secret, err = createDevSecret(envFile(vars)); err != nil {
 			return err
 		}
 		log.Warn("DEVELOPMENT SECRET CREATED: BETTER_AUTH_SECRET was not set, so a random one was written to " + envFile(vars) +
 			". It is for local development only: in production set BETTER_AUTH_SECRET to your Better Auth app's secret.")
 	}
-	verifier, err := newVerifier(cfg)
+	verifier, stopVerifiers, err := newVerifier(cfg, log)
 	if err != nil {
 		return err
 	}
+	defer stopVerifiers()
 	scheme, location, _ := parseDatabaseURL(cfg.DatabaseURL)
 	st, err := stores[scheme](location)
 	if err != nil {
@@ -295,12 +413,12 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	url := "http://" + displayAddr(ln.Addr())
-	log.Info("taskbolt started", "version", version, "url", url, "store", scheme, "database", location,
-		"verifiers", "hs256", "cors_origins", strings.Join(cfg.CORSOrigins, ","))
-	fmt.Fprintln(stdout, "listening on "+url)
-	if *dev {
-		printDemo(stdout, cfg, url)
+	baseURL := "http://" + displayAddr(ln.Addr())
+	log.Info("taskbolt started", "version", version, "url", baseURL, "store", scheme, "database", location,
+		"cors_origins", strings.Join(cfg.CORSOrigins, ","))
+	fmt.Fprintln(stdout, "listening on "+baseURL)
+	if *dev && cfg.Secret != "" {
+		printDemo(stdout, cfg, baseURL)
 	}
 
 	served := make(chan error, 1)

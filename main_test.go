@@ -351,3 +351,53 @@ func TestShutdownUnderLoadKeepsAcknowledgedWrites(t *testing.T) {
 	}
 	t.Logf("%d acknowledged writes, all present after restart", len(acked))
 }
+
+func TestVerifierSelection(t *testing.T) {
+	cases := []struct {
+		name string
+		env  []string
+		want string // the enabled names, or the error text
+	}{
+		{"SecretOnly", []string{"BETTER_AUTH_SECRET=" + testSecret}, "[hs256]"},
+		{"URLOnly", []string{"BETTER_AUTH_URL=http://localhost:3000"}, "[jwks]"},
+		{"JWKSURLOnly", []string{"BETTER_AUTH_JWKS_URL=http://localhost:3000/keys"}, "[jwks]"},
+		{"All", []string{"BETTER_AUTH_SECRET=" + testSecret, "BETTER_AUTH_URL=http://localhost:3000", "AUTH_SESSION_INTROSPECTION=true"}, "[hs256 jwks session]"},
+		{"Override", []string{"BETTER_AUTH_SECRET=" + testSecret, "BETTER_AUTH_URL=http://localhost:3000", "AUTH_VERIFIERS=session"}, "[session]"},
+		{"ErrNone", nil, "BETTER_AUTH_SECRET is not set"},
+		{"ErrUnknown", []string{"AUTH_VERIFIERS=hs256,magic"}, `unknown verifier "magic"; known: hs256, jwks, session`},
+		{"ErrBadURL", []string{"BETTER_AUTH_URL=localhost:3000"}, "not an absolute URL"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg, _, err := loadConfig(append([]string{"TASKBOLT_ENV_FILE="}, c.env...))
+			var names []string
+			if err == nil {
+				names, err = cfg.enabledVerifiers()
+			}
+			got := fmt.Sprint(names)
+			if err != nil {
+				got = err.Error()
+			}
+			if !strings.Contains(got, c.want) {
+				t.Errorf("got %q, want %q", got, c.want)
+			}
+		})
+	}
+	t.Run("ErrVerifierCannotStart", func(t *testing.T) {
+		for env, want := range map[string]string{
+			"AUTH_VERIFIERS=session": "needs BETTER_AUTH_URL",
+			"JWT_ALGORITHMS=HS256":   `algorithm "HS256" is not allowed`,
+		} {
+			err := run(context.Background(), nil, baseEnv(t, filepath.Join(t.TempDir(), "x.db"), "BETTER_AUTH_URL=", env,
+				map[bool]string{true: "BETTER_AUTH_URL=http://127.0.0.1:1"}[env != "AUTH_VERIFIERS=session"]), io.Discard, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: err = %v, want %q", env, err, want)
+			}
+		}
+	})
+	t.Run("IssuerAndAudienceDefaultToTheOrigin", func(t *testing.T) {
+		if got := originOf("https://app.example.com:8443/base/path?x=1"); got != "https://app.example.com:8443" {
+			t.Errorf("origin = %q", got)
+		}
+	})
+}

@@ -5,13 +5,13 @@ package hs256
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
 	"taskbolt/auth"
+	"taskbolt/auth/jwtauth"
 )
 
 // MinSecretLen is the shortest secret accepted: 32 bytes, what
@@ -32,116 +32,34 @@ type Config struct {
 	// or aud pass when they are not set.
 	Issuer   string
 	Audience string
+	// UserClaim names the claim with the user id; default "sub".
+	UserClaim string
 }
-
-// Verifier is an auth.Verifier for HS256 tokens.
-type Verifier struct {
-	parser *jwt.Parser
-	key    []byte
-}
-
-var _ auth.Verifier = (*Verifier)(nil)
 
 // ErrWeakSecret means the secret is missing or shorter than MinSecretLen.
 var ErrWeakSecret = fmt.Errorf("the secret must be at least %d bytes; make one with: openssl rand -base64 32", MinSecretLen)
 
-// New returns a Verifier, or ErrWeakSecret.
-func New(cfg Config) (*Verifier, error) {
+// New returns an auth.Verifier for HS256 tokens, or ErrWeakSecret. The
+// algorithm is pinned: never none, never another HMAC size, never a public key
+// used as an HMAC secret.
+func New(cfg Config) (auth.Verifier, error) {
 	if len(cfg.Secret) < MinSecretLen {
 		return nil, ErrWeakSecret
 	}
-	if cfg.Leeway == 0 {
-		cfg.Leeway = 30 * time.Second
-	}
-	opts := []jwt.ParserOption{
-		jwt.WithValidMethods([]string{"HS256"}), // pinned: never none, never another HMAC size
-		jwt.WithExpirationRequired(),
-		jwt.WithIssuedAt(),
-		jwt.WithLeeway(cfg.Leeway),
-	}
-	if cfg.Issuer != "" {
-		opts = append(opts, jwt.WithIssuer(cfg.Issuer))
-	}
-	if cfg.Audience != "" {
-		opts = append(opts, jwt.WithAudience(cfg.Audience))
-	}
-	return &Verifier{parser: jwt.NewParser(opts...), key: append([]byte(nil), cfg.Secret...)}, nil
-}
-
-// claims decodes only what is checked. A non-string sub, iss or aud, or a
-// time that is not a JSON number, fails decoding.
-type claims struct {
-	Subject   string           `json:"sub"`
-	Issuer    string           `json:"iss"`
-	Audience  jwt.ClaimStrings `json:"aud"`
-	ExpiresAt *numericDate     `json:"exp"`
-	NotBefore *numericDate     `json:"nbf"`
-	IssuedAt  *numericDate     `json:"iat"`
-}
-
-func (c *claims) GetExpirationTime() (*jwt.NumericDate, error) { return c.ExpiresAt.date(), nil }
-func (c *claims) GetNotBefore() (*jwt.NumericDate, error)      { return c.NotBefore.date(), nil }
-func (c *claims) GetIssuedAt() (*jwt.NumericDate, error)       { return c.IssuedAt.date(), nil }
-func (c *claims) GetIssuer() (string, error)                   { return c.Issuer, nil }
-func (c *claims) GetSubject() (string, error)                  { return c.Subject, nil }
-func (c *claims) GetAudience() (jwt.ClaimStrings, error)       { return c.Audience, nil }
-
-// numericDate is a JWT NumericDate that must be a JSON number: jwt's own type
-// also takes a numeric string, which RFC 7519 does not allow.
-type numericDate struct{ jwt.NumericDate }
-
-func (d *numericDate) UnmarshalJSON(b []byte) error {
-	if len(b) == 0 || (b[0] != '-' && (b[0] < '0' || b[0] > '9')) {
-		return errors.New("a time claim is not a JSON number")
-	}
-	return d.NumericDate.UnmarshalJSON(b)
-}
-
-func (d *numericDate) date() *jwt.NumericDate {
-	if d == nil {
-		return nil
-	}
-	return &d.NumericDate
-}
-
-func (v *Verifier) keyFunc(*jwt.Token) (any, error) { return v.key, nil }
-
-// Verify checks signature, algorithm, exp (required), nbf, iat, and iss/aud
-// when configured, and returns the token's sub as the user.
-func (v *Verifier) Verify(_ context.Context, token string) (auth.Principal, error) {
-	var c claims
-	if _, err := v.parser.ParseWithClaims(token, &c, v.keyFunc); err != nil {
-		if errors.Is(err, jwt.ErrTokenExpired) {
-			return auth.Principal{}, fmt.Errorf("%w (%s)", auth.ErrTokenExpired, Name)
-		}
-		return auth.Principal{}, fmt.Errorf("%w (%s): %s", auth.ErrInvalidToken, Name, reason(err))
-	}
-	if c.Subject == "" {
-		return auth.Principal{}, fmt.Errorf("%w (%s): no sub", auth.ErrInvalidToken, Name)
-	}
-	return auth.Principal{UserID: c.Subject, Verifier: Name}, nil
-}
-
-// reason names what failed without quoting any part of the token.
-func reason(err error) string {
-	for _, known := range []error{
-		jwt.ErrTokenMalformed, jwt.ErrTokenUnverifiable, jwt.ErrTokenSignatureInvalid,
-		jwt.ErrTokenRequiredClaimMissing, jwt.ErrTokenInvalidAudience, jwt.ErrTokenInvalidIssuer,
-		jwt.ErrTokenNotValidYet, jwt.ErrTokenUsedBeforeIssued, jwt.ErrTokenInvalidClaims,
-	} {
-		if errors.Is(err, known) {
-			return known.Error()
-		}
-	}
-	return "invalid"
+	key := append([]byte(nil), cfg.Secret...)
+	keyfunc := func(*jwt.Token) (any, error) { return key, nil }
+	return jwtauth.New(jwtauth.Config{
+		Name: Name, Methods: []string{"HS256"}, Leeway: cfg.Leeway,
+		Issuer: cfg.Issuer, Audience: cfg.Audience, UserClaim: cfg.UserClaim,
+		Keyfunc: func(context.Context) jwt.Keyfunc { return keyfunc },
+	}), nil
 }
 
 // Sign mints an HS256 token for claims with the secret. It is what the
 // `taskbolt token` command and the tests use; production tokens come from
 // the app's Better Auth.
 func Sign(secret []byte, claims jwt.MapClaims) (string, error) {
-	t := jwt.NewWithClaims(jwt.SigningMethodHS256, claims)
-	return t.SignedString(secret)
+	return jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(secret)
 }
 
 // Claims returns the claims of a token for sub that expires after ttl, with

@@ -1,0 +1,74 @@
+package auth_test
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"testing"
+
+	"taskbolt/auth"
+)
+
+// named is a verifier that accepts everything as its own name.
+func named(name string) auth.Verifier {
+	return fakeVerifier(func(string) (auth.Principal, error) { return auth.Principal{UserID: "u", Verifier: name}, nil })
+}
+
+func jwtWithHeader(header string) string {
+	enc := base64.RawURLEncoding.EncodeToString
+	return enc([]byte(header)) + "." + enc([]byte(`{"sub":"u"}`)) + ".c2ln"
+}
+
+func TestDispatch(t *testing.T) {
+	all := auth.Dispatch{HS256: named("hs256"), JWKS: named("jwks"), Session: named("session"), Asymmetric: []string{"EdDSA", "RS256"}}
+	cases := []struct {
+		name  string
+		d     auth.Dispatch
+		token string
+		want  string // verifier name, or "" for ErrInvalidToken
+	}{
+		{"HS256", all, jwtWithHeader(`{"alg":"HS256","typ":"JWT"}`), "hs256"},
+		{"EdDSA", all, jwtWithHeader(`{"alg":"EdDSA","kid":"k"}`), "jwks"},
+		{"RS256", all, jwtWithHeader(`{"alg":"RS256","kid":"k"}`), "jwks"},
+		{"OpaqueToken", all, "6AtuiZI7I2cJVXjgfplBgiHGzjK1wtEM", "session"},
+		{"SignedOpaqueToken", all, "6AtuiZI7I2cJVXjgfplBgiHGzjK1wtEM.abc+/def=", "session"},
+		{"ThreePartsNotJSON", all, "a.b.c", "session"},
+		{"ErrAlgNone", all, jwtWithHeader(`{"alg":"none"}`), ""},
+		{"ErrHS512", all, jwtWithHeader(`{"alg":"HS512"}`), ""},
+		{"ErrAlgNotAString", all, jwtWithHeader(`{"alg":5}`), ""},
+		{"ErrAsymmetricNotAllowed", all, jwtWithHeader(`{"alg":"ES512"}`), ""},
+		{"ErrHS256Off", auth.Dispatch{JWKS: named("jwks"), Asymmetric: []string{"EdDSA"}}, jwtWithHeader(`{"alg":"HS256"}`), ""},
+		{"ErrJWKSOff", auth.Dispatch{HS256: named("hs256"), Asymmetric: []string{"EdDSA"}}, jwtWithHeader(`{"alg":"EdDSA"}`), ""},
+		{"ErrSessionOff", auth.Dispatch{HS256: named("hs256")}, "opaque", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p, err := c.d.Verify(context.Background(), c.token)
+			if c.want == "" {
+				if !errors.Is(err, auth.ErrInvalidToken) {
+					t.Fatalf("Verify = %+v, %v; want ErrInvalidToken", p, err)
+				}
+				return
+			}
+			if err != nil || p.Verifier != c.want {
+				t.Fatalf("went to %q (%v), want %q", p.Verifier, err, c.want)
+			}
+		})
+	}
+}
+
+func FuzzDispatch(f *testing.F) {
+	for _, s := range []string{jwtWithHeader(`{"alg":"HS256"}`), "opaque", "a.b.c", "..", "e30.e30.", ""} {
+		f.Add(s)
+	}
+	d := auth.Dispatch{HS256: named("hs256"), Session: named("session"), Asymmetric: []string{"EdDSA"}}
+	f.Fuzz(func(t *testing.T, token string) {
+		p, err := d.Verify(context.Background(), token)
+		if err != nil && !errors.Is(err, auth.ErrInvalidToken) {
+			t.Fatalf("unexpected error class %v", err)
+		}
+		if err == nil && p.Verifier == "" {
+			t.Fatal("accepted by nobody")
+		}
+	})
+}

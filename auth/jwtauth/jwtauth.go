@@ -1,0 +1,184 @@
+// Package jwtauth is the JWT checking shared by the hs256 and jwks verifiers:
+// pinned algorithms, exp required, leeway, iss/aud when configured, and the
+// user taken from one claim. The verifiers differ only in where keys come from.
+package jwtauth
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"taskbolt/auth"
+)
+
+// DefaultLeeway is the clock skew allowed on exp, nbf and iat.
+const DefaultLeeway = 30 * time.Second
+
+// Config configures a Verifier.
+type Config struct {
+	// Name is the verifier's name, for errors and logs.
+	Name string
+	// Methods are the only "alg" values accepted. Required.
+	Methods []string
+	// Leeway is the clock skew allowed. Default DefaultLeeway.
+	Leeway time.Duration
+	// Issuer and Audience are checked only when set; tokens carrying iss
+	// or aud pass when they are not set.
+	Issuer   string
+	Audience string
+	// UserClaim names the claim holding the user id, "sub" by default; a
+	// dotted path ("user.id") reaches into an object claim.
+	UserClaim string
+	// Keyfunc returns the key that verifies a token. Required.
+	Keyfunc func(ctx context.Context) jwt.Keyfunc
+	// KeyError maps an error of Keyfunc to the error Verify returns, so a
+	// verifier can tell "no such key" (401) from "cannot fetch keys" (503).
+	// Default: every key error is an invalid token.
+	KeyError func(err error) error
+}
+
+// Verifier verifies JWTs.
+type Verifier struct {
+	cfg       Config
+	parser    *jwt.Parser
+	userClaim []string
+}
+
+// New returns a Verifier.
+func New(cfg Config) *Verifier {
+	if len(cfg.Methods) == 0 || cfg.Keyfunc == nil {
+		panic("jwtauth.New: Methods and Keyfunc are required")
+	}
+	if cfg.Leeway == 0 {
+		cfg.Leeway = DefaultLeeway
+	}
+	if cfg.UserClaim == "" {
+		cfg.UserClaim = "sub"
+	}
+	opts := []jwt.ParserOption{
+		jwt.WithValidMethods(cfg.Methods),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithLeeway(cfg.Leeway),
+	}
+	if cfg.Issuer != "" {
+		opts = append(opts, jwt.WithIssuer(cfg.Issuer))
+	}
+	if cfg.Audience != "" {
+		opts = append(opts, jwt.WithAudience(cfg.Audience))
+	}
+	return &Verifier{cfg: cfg, parser: jwt.NewParser(opts...), userClaim: strings.Split(cfg.UserClaim, ".")}
+}
+
+// Verify checks signature, algorithm, exp (required), nbf, iat, iss and aud,
+// and returns the user claim as the Principal. Errors never quote the token.
+func (v *Verifier) Verify(ctx context.Context, token string) (auth.Principal, error) {
+	c := claims{userPath: v.userClaim}
+	_, err := v.parser.ParseWithClaims(token, &c, v.cfg.Keyfunc(ctx))
+	switch {
+	case err == nil:
+	case errors.Is(err, jwt.ErrTokenUnverifiable) && v.cfg.KeyError != nil:
+		if mapped := v.cfg.KeyError(err); mapped != nil {
+			return auth.Principal{}, mapped
+		}
+		fallthrough
+	default:
+		if errors.Is(err, jwt.ErrTokenExpired) {
+			return auth.Principal{}, fmt.Errorf("%w (%s)", auth.ErrTokenExpired, v.cfg.Name)
+		}
+		return auth.Principal{}, fmt.Errorf("%w (%s): %s", auth.ErrInvalidToken, v.cfg.Name, reason(err))
+	}
+	if c.user == "" {
+		return auth.Principal{}, fmt.Errorf("%w (%s): no %s claim", auth.ErrInvalidToken, v.cfg.Name, v.cfg.UserClaim)
+	}
+	return auth.Principal{UserID: c.user, Verifier: v.cfg.Name}, nil
+}
+
+// reason names what failed without quoting any part of the token.
+func reason(err error) string {
+	for _, known := range []error{
+		jwt.ErrTokenMalformed, jwt.ErrTokenUnverifiable, jwt.ErrTokenSignatureInvalid,
+		jwt.ErrTokenRequiredClaimMissing, jwt.ErrTokenInvalidAudience, jwt.ErrTokenInvalidIssuer,
+		jwt.ErrTokenNotValidYet, jwt.ErrTokenUsedBeforeIssued, jwt.ErrTokenInvalidClaims,
+	} {
+		if errors.Is(err, known) {
+			return known.Error()
+		}
+	}
+	return "invalid"
+}
+
+// claims decodes the registered claims strictly (a non-string sub, iss or
+// aud, or a time that is not a JSON number, fails) and the user claim.
+type claims struct {
+	registered
+	userPath []string
+	user     string
+}
+
+type registered struct {
+	Subject   string           `json:"sub"`
+	Issuer    string           `json:"iss"`
+	Audience  jwt.ClaimStrings `json:"aud"`
+	ExpiresAt *numericDate     `json:"exp"`
+	NotBefore *numericDate     `json:"nbf"`
+	IssuedAt  *numericDate     `json:"iat"`
+}
+
+func (c *claims) UnmarshalJSON(b []byte) error {
+	if err := json.Unmarshal(b, &c.registered); err != nil {
+		return err
+	}
+	if len(c.userPath) == 1 && c.userPath[0] == "sub" {
+		c.user = c.Subject
+		return nil
+	}
+	var all map[string]any
+	if err := json.Unmarshal(b, &all); err != nil {
+		return err
+	}
+	var cur any = all
+	for _, key := range c.userPath {
+		obj, ok := cur.(map[string]any)
+		if !ok {
+			return errors.New("user claim not found")
+		}
+		cur = obj[key]
+	}
+	user, ok := cur.(string)
+	if cur != nil && !ok {
+		return errors.New("user claim is not a string")
+	}
+	c.user = user
+	return nil
+}
+
+func (c *claims) GetExpirationTime() (*jwt.NumericDate, error) { return c.ExpiresAt.date(), nil }
+func (c *claims) GetNotBefore() (*jwt.NumericDate, error)      { return c.NotBefore.date(), nil }
+func (c *claims) GetIssuedAt() (*jwt.NumericDate, error)       { return c.IssuedAt.date(), nil }
+func (c *claims) GetIssuer() (string, error)                   { return c.Issuer, nil }
+func (c *claims) GetSubject() (string, error)                  { return c.Subject, nil }
+func (c *claims) GetAudience() (jwt.ClaimStrings, error)       { return c.Audience, nil }
+
+// numericDate is a JWT NumericDate that must be a JSON number: jwt's own type
+// also takes a numeric string, which RFC 7519 does not allow.
+type numericDate struct{ jwt.NumericDate }
+
+func (d *numericDate) UnmarshalJSON(b []byte) error {
+	if len(b) == 0 || (b[0] != '-' && (b[0] < '0' || b[0] > '9')) {
+		return errors.New("a time claim is not a JSON number")
+	}
+	return d.NumericDate.UnmarshalJSON(b)
+}
+
+func (d *numericDate) date() *jwt.NumericDate {
+	if d == nil {
+		return nil
+	}
+	return &d.NumericDate
+}
