@@ -116,6 +116,7 @@ type config struct {
 	Verifiers            []string      `env:"AUTH_VERIFIERS" envSeparator:","`
 	JWTAlgorithms        []string      `env:"JWT_ALGORITHMS" envDefault:"EdDSA,ES256,ES512,RS256,PS256" envSeparator:","`
 	JWTUserClaim         string        `env:"JWT_USER_CLAIM" envDefault:"sub"`
+	JWTMaxLifetime       time.Duration `env:"JWT_MAX_LIFETIME" envDefault:"24h"`
 	JWKSRefreshInterval  time.Duration `env:"JWKS_REFRESH_INTERVAL" envDefault:"5m"`
 	SessionCacheTTL      time.Duration `env:"AUTH_SESSION_CACHE_TTL" envDefault:"30s"`
 	SessionTimeout       time.Duration `env:"AUTH_SESSION_TIMEOUT" envDefault:"2s"`
@@ -201,8 +202,8 @@ func (c config) validate() error {
 			errs = append(errs, fmt.Errorf("AUTH_VERIFIERS: unknown verifier %q; known: %s", name, strings.Join(slices.Sorted(maps.Keys(verifiers)), ", ")))
 		}
 	}
-	if c.SessionCacheTTL <= 0 || c.SessionTimeout <= 0 || c.JWKSRefreshInterval <= 0 {
-		errs = append(errs, errors.New("AUTH_SESSION_CACHE_TTL, AUTH_SESSION_TIMEOUT and JWKS_REFRESH_INTERVAL must be positive"))
+	if c.SessionCacheTTL <= 0 || c.SessionTimeout <= 0 || c.JWKSRefreshInterval <= 0 || c.JWTMaxLifetime <= 0 {
+		errs = append(errs, errors.New("AUTH_SESSION_CACHE_TTL, AUTH_SESSION_TIMEOUT, JWKS_REFRESH_INTERVAL and JWT_MAX_LIFETIME must be positive"))
 	}
 	if c.BetterAuthURL != "" && originOf(c.BetterAuthURL) == "" {
 		errs = append(errs, fmt.Errorf("BETTER_AUTH_URL %q is not an absolute URL (like http://localhost:3000)", c.BetterAuthURL))
@@ -260,7 +261,7 @@ func secretError(secret string) error {
 var verifiers = map[string]func(cfg config, log *slog.Logger) (auth.Verifier, string, error){
 	hs256.Name: func(cfg config, _ *slog.Logger) (auth.Verifier, string, error) {
 		v, err := hs256.New(hs256.Config{Secret: []byte(cfg.Secret), Leeway: cfg.JWTLeeway,
-			Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, UserClaim: cfg.JWTUserClaim})
+			Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, UserClaim: cfg.JWTUserClaim, MaxLifetime: cfg.JWTMaxLifetime})
 		if errors.Is(err, hs256.ErrWeakSecret) {
 			return nil, "", secretError(cfg.Secret)
 		}
@@ -276,7 +277,8 @@ var verifiers = map[string]func(cfg config, log *slog.Logger) (auth.Verifier, st
 			iss, aud = cmp.Or(iss, origin), cmp.Or(aud, origin)
 		}
 		v, err := jwks.New(jwks.Config{URL: url, Algorithms: cfg.JWTAlgorithms, Issuer: iss, Audience: aud,
-			Leeway: cfg.JWTLeeway, UserClaim: cfg.JWTUserClaim, RefreshInterval: cfg.JWKSRefreshInterval, Logger: log})
+			Leeway: cfg.JWTLeeway, UserClaim: cfg.JWTUserClaim, MaxLifetime: cfg.JWTMaxLifetime,
+			RefreshInterval: cfg.JWKSRefreshInterval, Logger: log})
 		return v, fmt.Sprintf("%s from %s, iss %q, aud %q", strings.Join(cfg.JWTAlgorithms, "/"), url, iss, aud), err
 	},
 	session.Name: func(cfg config, _ *slog.Logger) (auth.Verifier, string, error) {
@@ -492,12 +494,12 @@ func token(args, environ []string, stdout, stderr io.Writer) error {
 	if *sub == "" || !store.ValidUserID(*sub) {
 		return usageError{errors.New("token: --sub must be 1-128 visible ASCII characters without '/'")}
 	}
-	if *ttl <= 0 {
-		return usageError{errors.New("token: --ttl must be positive")}
-	}
 	cfg, _, err := loadConfig(environ)
 	if err != nil {
 		return err
+	}
+	if *ttl <= 0 || *ttl > cfg.JWTMaxLifetime {
+		return usageError{fmt.Errorf("token: --ttl must be positive and at most JWT_MAX_LIFETIME (%v), or taskbolt refuses the token", cfg.JWTMaxLifetime)}
 	}
 	if len(cfg.Secret) < hs256.MinSecretLen {
 		return secretError(cfg.Secret)

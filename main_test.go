@@ -26,6 +26,24 @@ type server struct {
 	stop context.CancelFunc
 	done chan error
 	out  *io.PipeReader
+	logs *syncBuffer // what the server wrote to stderr
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func baseEnv(t *testing.T, db string, extra ...string) []string {
@@ -40,9 +58,9 @@ func start(t *testing.T, env []string, args ...string) *server {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
-	s := &server{stop: cancel, done: make(chan error, 1), out: pr}
+	s := &server{stop: cancel, done: make(chan error, 1), out: pr, logs: &syncBuffer{}}
 	go func() {
-		err := run(ctx, args, env, pw, io.Discard)
+		err := run(ctx, args, env, pw, s.logs)
 		pw.CloseWithError(io.EOF)
 		s.done <- err
 	}()

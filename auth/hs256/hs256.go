@@ -34,6 +34,8 @@ type Config struct {
 	Audience string
 	// UserClaim names the claim with the user id; default "sub".
 	UserClaim string
+	// MaxLifetime refuses tokens that expire further in the future; default 24h.
+	MaxLifetime time.Duration
 }
 
 // ErrWeakSecret means the secret is missing or shorter than MinSecretLen.
@@ -50,7 +52,7 @@ func New(cfg Config) (auth.Verifier, error) {
 	keyfunc := func(*jwt.Token) (any, error) { return key, nil }
 	return jwtauth.New(jwtauth.Config{
 		Name: Name, Methods: []string{"HS256"}, Leeway: cfg.Leeway,
-		Issuer: cfg.Issuer, Audience: cfg.Audience, UserClaim: cfg.UserClaim,
+		Issuer: cfg.Issuer, Audience: cfg.Audience, UserClaim: cfg.UserClaim, MaxLifetime: cfg.MaxLifetime,
 		Keyfunc: func(context.Context) jwt.Keyfunc { return keyfunc },
 	}), nil
 }

@@ -45,6 +45,7 @@ type Config struct {
 	Issuer, Audience string
 	Leeway           time.Duration
 	UserClaim        string
+	MaxLifetime      time.Duration // default 24h
 	// RefreshInterval is how often keys are refetched in the background.
 	// Default 5 minutes.
 	RefreshInterval time.Duration
@@ -130,7 +131,7 @@ func New(cfg Config) (*Verifier, error) {
 	v := &Verifier{keys: keys, fetches: fetches, wait: cfg.RequestWait, stop: stop}
 	v.Verifier = jwtauth.New(jwtauth.Config{
 		Name: Name, Methods: cfg.Algorithms, Leeway: cfg.Leeway,
-		Issuer: cfg.Issuer, Audience: cfg.Audience, UserClaim: cfg.UserClaim,
+		Issuer: cfg.Issuer, Audience: cfg.Audience, UserClaim: cfg.UserClaim, MaxLifetime: cfg.MaxLifetime,
 		Keyfunc:  v.keyfunc,
 		KeyError: v.keyError,
 	})

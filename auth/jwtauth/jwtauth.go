@@ -40,7 +40,16 @@ type Config struct {
 	// verifier can tell "no such key" (401) from "cannot fetch keys" (503).
 	// Default: every key error is an invalid token.
 	KeyError func(err error) error
+	// MaxLifetime refuses tokens whose exp is further than this in the
+	// future: a stolen token must not work for years. Default 24h.
+	MaxLifetime time.Duration
+	// Now is the clock; tests replace it. Default time.Now.
+	Now func() time.Time
 }
+
+// DefaultMaxLifetime is the default Config.MaxLifetime. Better Auth's tokens
+// live 15 minutes.
+const DefaultMaxLifetime = 24 * time.Hour
 
 // Verifier verifies JWTs.
 type Verifier struct {
@@ -60,11 +69,18 @@ func New(cfg Config) *Verifier {
 	if cfg.UserClaim == "" {
 		cfg.UserClaim = "sub"
 	}
+	if cfg.MaxLifetime <= 0 {
+		cfg.MaxLifetime = DefaultMaxLifetime
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	opts := []jwt.ParserOption{
 		jwt.WithValidMethods(cfg.Methods),
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
 		jwt.WithLeeway(cfg.Leeway),
+		jwt.WithTimeFunc(cfg.Now),
 	}
 	if cfg.Issuer != "" {
 		opts = append(opts, jwt.WithIssuer(cfg.Issuer))
@@ -78,6 +94,9 @@ func New(cfg Config) *Verifier {
 // Verify checks signature, algorithm, exp (required), nbf, iat, iss and aud,
 // and returns the user claim as the Principal. Errors never quote the token.
 func (v *Verifier) Verify(ctx context.Context, token string) (auth.Principal, error) {
+	if err := checkStructure(token); err != nil {
+		return auth.Principal{}, fmt.Errorf("%w (%s): %v", auth.ErrInvalidToken, v.cfg.Name, err)
+	}
 	c := claims{userPath: v.userClaim}
 	_, err := v.parser.ParseWithClaims(token, &c, v.cfg.Keyfunc(ctx))
 	switch {
@@ -95,6 +114,9 @@ func (v *Verifier) Verify(ctx context.Context, token string) (auth.Principal, er
 	}
 	if c.user == "" {
 		return auth.Principal{}, fmt.Errorf("%w (%s): no %s claim", auth.ErrInvalidToken, v.cfg.Name, v.cfg.UserClaim)
+	}
+	if exp := c.ExpiresAt.date(); exp.Sub(v.cfg.Now()) > v.cfg.MaxLifetime+v.cfg.Leeway {
+		return auth.Principal{}, fmt.Errorf("%w (%s): exp more than %v in the future", auth.ErrInvalidToken, v.cfg.Name, v.cfg.MaxLifetime)
 	}
 	return auth.Principal{UserID: c.user, Verifier: v.cfg.Name}, nil
 }
@@ -165,13 +187,18 @@ func (c *claims) GetIssuer() (string, error)                   { return c.Issuer
 func (c *claims) GetSubject() (string, error)                  { return c.Subject, nil }
 func (c *claims) GetAudience() (jwt.ClaimStrings, error)       { return c.Audience, nil }
 
-// numericDate is a JWT NumericDate that must be a JSON number: jwt's own type
-// also takes a numeric string, which RFC 7519 does not allow.
+// numericDate is a JWT NumericDate that must be a JSON integer of seconds.
+// jwt's own type also takes numeric strings and fractions; no issuer we serve
+// sends either, so they can only be crafted.
 type numericDate struct{ jwt.NumericDate }
 
 func (d *numericDate) UnmarshalJSON(b []byte) error {
-	if len(b) == 0 || (b[0] != '-' && (b[0] < '0' || b[0] > '9')) {
-		return errors.New("a time claim is not a JSON number")
+	s := string(b)
+	if strings.HasPrefix(s, "-") {
+		s = s[1:]
+	}
+	if s == "" || len(s) > 12 || strings.Trim(s, "0123456789") != "" {
+		return errors.New("a time claim is not an integer number of seconds")
 	}
 	return d.NumericDate.UnmarshalJSON(b)
 }
