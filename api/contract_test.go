@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -660,4 +661,56 @@ func TestRateLimit(t *testing.T) {
 			}
 		}
 	})
+}
+
+func TestHostileBodies(t *testing.T) {
+	e := newEnv(t, api.Config{})
+	tok := token(t, "alice")
+	t.Run("DeeplyNested", func(t *testing.T) {
+		body := `{"title":"x","extra":` + strings.Repeat("[", 20000) + strings.Repeat("]", 20000) + `}`
+		r := e.do("POST", "/api/alice/tasks", tok, body)
+		if r.status != 422 || !strings.Contains(string(r.body), `"json_invalid"`) {
+			t.Errorf("20000 levels of nesting: %d %.200s", r.status, r.body)
+		}
+	})
+	t.Run("NULIsKeptAsIs", func(t *testing.T) {
+		// NUL is a valid code point: stored and served back escaped, never truncated.
+		r := e.do("POST", "/api/alice/tasks", tok, `{"title":"a\u0000b"}`)
+		if r.status != 201 || r.task(t).Title != "a\x00b" || !strings.Contains(string(r.body), `"title":"a\u0000b"`) {
+			t.Errorf("NUL title: %d %s", r.status, r.body)
+		}
+	})
+	t.Run("InvalidUTF8", func(t *testing.T) {
+		r := e.do("POST", "/api/alice/tasks", tok, "{\"title\":\"a\xffb\"}")
+		if r.status != 201 || r.task(t).Title != "a\ufffdb" {
+			t.Errorf("invalid UTF-8 is replaced by U+FFFD, as any JSON decoder does: %d %s", r.status, r.body)
+		}
+	})
+	t.Run("TaskIDOverflowAndJunk", func(t *testing.T) {
+		for path, want := range map[string]int{
+			"/api/alice/tasks/18446744073709551616": 404, "/api/alice/tasks/-9223372036854775809": 404,
+			"/api/alice/tasks/0x10": 422, "/api/alice/tasks/1e3": 422, "/api/alice/tasks/%20": 422,
+		} {
+			if r := e.do("GET", path, tok, ""); r.status != want {
+				t.Errorf("%s: %d, want %d", path, r.status, want)
+			}
+		}
+	})
+}
+
+func TestSlowClientsAreCutOff(t *testing.T) {
+	e := newEnv(t, api.Config{ReadTimeout: 300 * time.Millisecond})
+	base := e.listen()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.Write([]byte("GET /healthz HTTP/1.1\r\nHost: x\r\n")) // and never finish the headers
+	start := time.Now()
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	io.ReadAll(conn) // returns when the server closes the connection
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("a client that never finished its request held the connection for %v", d)
+	}
 }
