@@ -85,7 +85,7 @@ func Open(path string, opt Options) (*Store, error) {
 	case errors.Is(err, bberrors.ErrTimeout):
 		return nil, fmt.Errorf("open %s: database is locked by another process", path)
 	case errors.Is(err, bberrors.ErrInvalid), errors.Is(err, bberrors.ErrVersionMismatch), errors.Is(err, bberrors.ErrChecksum):
-		return nil, fmt.Errorf("open %s: not a taskbolt database (%v); the file was left untouched", path, err)
+		return nil, fmt.Errorf("open %s: not a taskbolt database: corrupted, or another kind of file (%v); the file was left untouched", path, err)
 	case err != nil:
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}

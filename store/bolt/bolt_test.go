@@ -117,6 +117,28 @@ func TestOpen(t *testing.T) {
 			t.Error("the foreign file was modified")
 		}
 	})
+	t.Run("ErrCorrupted", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "corrupt.db")
+		s, err := bolt.Open(path, bolt.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		storetest.MustCreate(t, s, "alice", "x")
+		s.Close()
+		content, _ := os.ReadFile(path)
+		// Damage both meta pages (pages 0 and 1), as a torn or garbled write would.
+		pageSize := os.Getpagesize()
+		for _, off := range []int{16 + 8, pageSize + 16 + 8} {
+			content[off] ^= 0xff
+		}
+		os.WriteFile(path, content, 0o600)
+		if _, err := bolt.Open(path, bolt.Options{}); err == nil || !strings.Contains(err.Error(), "corrupted") {
+			t.Fatalf("err = %v", err)
+		}
+		if got, _ := os.ReadFile(path); string(got) != string(content) {
+			t.Error("the corrupted file was modified")
+		}
+	})
 	t.Run("ErrBoltFileOfAnotherApp", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "other.db")
 		db, _ := bbolt.Open(path, 0o600, nil)

@@ -2,11 +2,13 @@
 # Load test of the real binary: seeds 100 users x 20 tasks, then runs wrk with
 # 64 connections for list, get, toggle, mixed (80/20) and create, printing
 # req/s, p50, p99 and the count of non-2xx answers for each.
-# Knobs: DURATION (10s), CONNECTIONS (64), THREADS (2), LOG_LEVEL (info; the
-# access log goes to a file, as in production).
+# Then a soak: the mixed scenario for SOAK (30s), counting acknowledged creates
+# and 5xx, and checking that every acknowledged create is stored.
+# Knobs: DURATION (10s), SOAK (30s; 0 skips it), CONNECTIONS (64), THREADS (2),
+# LOG_LEVEL (info; the access log goes to a file, as in production).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-DURATION=${DURATION:-10s} CONNECTIONS=${CONNECTIONS:-64} THREADS=${THREADS:-2}
+DURATION=${DURATION:-10s} SOAK=${SOAK:-30s} CONNECTIONS=${CONNECTIONS:-64} THREADS=${THREADS:-2}
 
 if ! command -v wrk >/dev/null; then
   echo "installing wrk…"; (apt-get update -qq && apt-get install -y -qq wrk) >/dev/null
@@ -34,4 +36,27 @@ echo "seeded 100 users x 20 tasks"
 for s in list get toggle mixed create; do
   SCENARIO=$s TOKENS_FILE="$work/tokens" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" -s testdata/load/scenario.lua "$url" | tail -1
 done
+# total_tasks sums X-Total-Count over every user.
+total_tasks() {
+  local sum=0 n
+  while read -r user tok; do
+    n=$(curl -s -o /dev/null -D - -H "Authorization: Bearer $tok" "$url/api/$user/tasks?limit=1" | tr -d '\r' | sed -n 's/^X-Total-Count: //Ip')
+    sum=$((sum + n))
+  done <"$work/tokens"
+  echo "$sum"
+}
+
+if [ "$SOAK" != "0" ]; then
+  before=$(total_tasks)
+  out=$(SCENARIO=mixed COUNT=1 TOKENS_FILE="$work/tokens" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$SOAK" -s testdata/load/scenario.lua "$url")
+  echo "$out" | tail -1 | sed 's/^mixed  /soak   /'
+  created=$(echo "$out" | sed -n 's/^COUNTS created=\([0-9]*\).*/\1/p')
+  fivexx=$(echo "$out" | sed -n 's/.*fivexx=\([0-9]*\).*/\1/p')
+  after=$(total_tasks)
+  # Requests still in flight when wrk stops may be stored without wrk seeing
+  # the 201: more stored than acknowledged is fine, fewer is a lost write.
+  lost=$((before + created - after)); [ "$lost" -lt 0 ] && lost=0
+  echo "soak $SOAK: $created acknowledged creates, $fivexx 5xx, $lost lost writes (tasks before $before, after $after)"
+  if [ "$fivexx" != 0 ] || [ "$lost" != 0 ]; then echo "SOAK FAILED"; exit 1; fi
+fi
 echo "RSS after load $(ps -o rss= -p "$pid" | tr -d ' ') KiB; 5xx in the log: $(grep -c 'status=5' "$work/server.log" || true)"

@@ -37,7 +37,24 @@ function request()
   end
 end
 
+-- COUNT=1 (the soak): count acknowledged creates and 5xx answers in every
+-- thread, for load.sh to check that no acknowledged write is lost.
+threads = {}
+function setup(thread) table.insert(threads, thread) end
+created, fivexx = 0, 0
+if os.getenv("COUNT") then
+  function response(status, headers, body)
+    if status == 201 then created = created + 1 end
+    if status >= 500 then fivexx = fivexx + 1 end
+  end
+end
+
 function done(summary, latency, requests)
+  if os.getenv("COUNT") then
+    local c, f = 0, 0
+    for _, t in ipairs(threads) do c = c + t:get("created"); f = f + t:get("fivexx") end
+    io.write(string.format("COUNTS created=%d fivexx=%d\n", c, f))
+  end
   local secs = summary.duration / 1e6
   local other = summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout
   io.write(string.format("%-7s %9.0f req/s   p50 %7.2f ms   p99 %7.2f ms   requests %8d   non-2xx %d   socket errors %d\n",
