@@ -46,10 +46,10 @@ bench: ## run the Go benchmarks
 load: ## seed 100 users x 20 tasks and load the real binary with wrk (installs wrk if missing)
 	testdata/load/load.sh
 
-fuzz: ## run each fuzz target for FUZZTIME (default 10s)
+fuzz: ## run each fuzz target for FUZZTIME (default 10s); interesting inputs are minimized for 1s at most, so time goes to fuzzing
 	@set -e; for pkg in $$($(GO) list ./...); do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
-	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 1s $$pkg; \
 	  done; done
 
 cover: ## test with coverage and print the total
