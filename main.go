@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -15,9 +16,11 @@ import (
 	"log/slog"
 	"maps"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strconv"
@@ -35,6 +38,7 @@ import (
 	"taskbolt/auth/session"
 	"taskbolt/store"
 	"taskbolt/store/bolt"
+	"taskbolt/store/dump"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -45,18 +49,23 @@ func main() {
 	err := run(ctx, os.Args[1:], os.Environ(), os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
+		var quiet quietError
+		if !errors.As(err, &quiet) {
 			fmt.Fprintln(os.Stderr, "taskbolt:", err)
 		}
 		os.Exit(exitCode(err))
 	}
 }
 
+// usageError is a mistake on the command line: exit status 2.
 type usageError struct{ error }
+
+// quietError fails with exit status 1 and prints nothing (healthcheck).
+type quietError struct{ error }
 
 func exitCode(err error) int {
 	var u usageError
-	if errors.As(err, &u) || errors.Is(err, flag.ErrHelp) {
+	if errors.As(err, &u) {
 		return 2
 	}
 	return 1
@@ -65,35 +74,85 @@ func exitCode(err error) int {
 const usage = `taskbolt — the Better Auth todo API as one binary and one data file.
 
 Usage:
-  taskbolt [serve] [--dev]          run the server (default)
-  taskbolt token --sub USER [--ttl 1h]
-                                    print an HS256 token for USER, signed with BETTER_AUTH_SECRET
-  taskbolt version                  print the version
+  taskbolt [serve] [flags]           run the server (the default command)
+  taskbolt token --sub USER          print a token for USER, signed with BETTER_AUTH_SECRET
+  taskbolt backup FILE               write a consistent snapshot of the database to FILE (hot, while serving)
+  taskbolt restore FILE [--force]    replace the database with a backup (server stopped)
+  taskbolt export [--user U]         print every task (or U's) as JSON
+  taskbolt import FILE               load an export or seed file (idempotent; keeps ids and timestamps)
+  taskbolt healthcheck [URL]         exit 0 when the server answers /healthz (for container HEALTHCHECK)
+  taskbolt version                   print the version
 
-Configuration comes from the environment and from ./.env (the environment
-wins); see README.md for every setting.
+Run "taskbolt COMMAND --help" for a command's flags. Configuration comes from
+the environment and ./.env (the environment wins; flags win over both); see
+README.md for every setting.
 `
+
+// commands are the subcommands, by name.
+var commands = map[string]func(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error{
+	"serve":       serve,
+	"token":       token,
+	"backup":      backup,
+	"restore":     restore,
+	"export":      export,
+	"import":      importCmd,
+	"healthcheck": healthcheck,
+	"version": func(_ context.Context, _, _ []string, stdout, _ io.Writer) error {
+		fmt.Fprintln(stdout, "taskbolt", version)
+		return nil
+	},
+}
 
 // run is the whole program; main and the end-to-end tests call it.
 func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
-	cmd := "serve"
+	name := "serve"
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		cmd, args = args[0], args[1:]
+		name, args = args[0], args[1:]
 	}
-	switch cmd {
-	case "serve":
-		return serve(ctx, args, environ, stdout, stderr)
-	case "token":
-		return token(args, environ, stdout, stderr)
-	case "version":
-		fmt.Fprintln(stdout, "taskbolt", version)
-		return nil
-	case "help", "-h", "--help":
+	if name == "help" {
 		fmt.Fprint(stdout, usage)
 		return nil
 	}
-	fmt.Fprint(stderr, usage)
-	return usageError{fmt.Errorf("unknown command %q", cmd)}
+	cmd, ok := commands[name]
+	if !ok {
+		fmt.Fprint(stderr, usage)
+		return usageError{fmt.Errorf("unknown command %q", name)}
+	}
+	err := cmd(ctx, args, environ, stdout, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil // --help printed the command's usage
+	}
+	return err
+}
+
+// flags returns a flag set for a command whose --help shows what it does.
+func flags(name, synopsis string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: taskbolt %s\n\nFlags:\n", synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parse parses args, keeping flag.ErrHelp recognisable and other mistakes
+// usage errors. Flags may come before or after the positional arguments.
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, usageError{err}
+		}
+		if fs.NArg() == 0 {
+			return positional, nil
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
 }
 
 // config is every setting, parsed once from the environment.
@@ -110,6 +169,7 @@ type config struct {
 	LogLevel             string        `env:"LOG_LEVEL" envDefault:"info"`
 	LogFormat            string        `env:"LOG_FORMAT" envDefault:"text"`
 	ShutdownTimeout      time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"10s"`
+	AdminToken           string        `env:"ADMIN_TOKEN"`
 	BetterAuthURL        string        `env:"BETTER_AUTH_URL"`
 	JWKSURL              string        `env:"BETTER_AUTH_JWKS_URL"`
 	SessionIntrospection bool          `env:"AUTH_SESSION_INTROSPECTION"`
@@ -187,6 +247,9 @@ func (c config) validate() error {
 	}
 	if c.RateLimitPerIP < 0 || c.RateLimitPerUser < 0 || c.RateLimitWindow <= 0 {
 		errs = append(errs, errors.New("RATE_LIMIT_PER_IP and RATE_LIMIT_PER_USER must be >= 0 (0 is off), RATE_LIMIT_WINDOW > 0"))
+	}
+	if c.AdminToken != "" && len(c.AdminToken) < api.MinAdminTokenLen {
+		errs = append(errs, fmt.Errorf("ADMIN_TOKEN must be at least %d characters (openssl rand -hex 16)", api.MinAdminTokenLen))
 	}
 	if c.BodyLimit <= 0 {
 		errs = append(errs, errors.New("BODY_LIMIT must be a positive number of bytes"))
@@ -376,17 +439,28 @@ func newLogger(cfg config, w io.Writer) *slog.Logger {
 }
 
 func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := flags("serve", "[serve] [flags]", stderr)
 	dev := fs.Bool("dev", false, "development mode: create a development secret in ./.env when none is set, and print a demo token")
-	if err := fs.Parse(args); err != nil {
-		return usageError{err}
+	ephemeral := fs.Bool("ephemeral", false, "keep the data in a temporary file removed on exit (test fixtures)")
+	readyFile := fs.String("ready-file", "", "once serving, write the base URL to this file")
+	seed := fs.String("seed", "", "load this export or seed file at start (see README)")
+	overrides := envFlags(fs, map[string]string{"host": "HOST", "port": "PORT", "db": "DATABASE_URL", "log-level": "LOG_LEVEL"})
+	if _, err := parse(fs, args); err != nil {
+		return err
 	}
-	cfg, vars, err := loadConfig(environ)
+	cfg, vars, err := loadConfig(append(environ, overrides()...))
 	if err != nil {
 		return err
 	}
 	log := newLogger(cfg, stderr)
+	if *ephemeral {
+		dir, err := os.MkdirTemp("", "taskbolt-ephemeral-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir) // after the store is closed: defers run last-in first-out
+		cfg.DatabaseURL = filepath.Join(dir, "taskbolt.db")
+	}
 	if *dev && cfg.Secret == "" && cfg.BetterAuthURL == "" {
 		if cfg.Secret, err = createDevSecret(envFile(vars)); err != nil {
 			return err
@@ -399,16 +473,22 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 		return err
 	}
 	defer stopVerifiers()
-	scheme, location, _ := parseDatabaseURL(cfg.DatabaseURL)
-	st, err := stores[scheme](location)
+	st, location, err := openStore(cfg)
 	if err != nil {
 		return err
 	}
 	defer st.Close() // runs after the server has drained, below
+	if *seed != "" {
+		n, err := importFile(ctx, st, *seed, nil)
+		if err != nil {
+			return fmt.Errorf("--seed: %w", err)
+		}
+		log.Info("seeded", "file", *seed, "tasks", n)
+	}
 
 	app := api.New(api.Config{
 		Store: st, Verifier: verifier, Logger: log, Version: version,
-		BodyLimit: cfg.BodyLimit, CORSOrigins: cfg.CORSOrigins,
+		BodyLimit: cfg.BodyLimit, CORSOrigins: cfg.CORSOrigins, AdminToken: cfg.AdminToken,
 		RateLimit: api.RateLimit{PerIP: cfg.RateLimitPerIP, PerUser: cfg.RateLimitPerUser, Window: cfg.RateLimitWindow},
 	})
 	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)))
@@ -416,9 +496,15 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 		return fmt.Errorf("listen: %w", err)
 	}
 	baseURL := "http://" + displayAddr(ln.Addr())
-	log.Info("taskbolt started", "version", version, "url", baseURL, "store", scheme, "database", location,
-		"cors_origins", strings.Join(cfg.CORSOrigins, ","))
-	fmt.Fprintln(stdout, "listening on "+baseURL)
+	log.Info("taskbolt started", "version", version, "url", baseURL, "database", location,
+		"cors_origins", strings.Join(cfg.CORSOrigins, ","), "admin", cfg.AdminToken != "")
+	if *readyFile != "" {
+		if err := bolt.WriteFileAtomic(*readyFile, func(w io.Writer) error { _, err := fmt.Fprintln(w, baseURL); return err }); err != nil {
+			ln.Close()
+			return fmt.Errorf("--ready-file: %w", err)
+		}
+	}
+	fmt.Fprintln(stdout, "listening on "+baseURL) // the one machine-readable line: after the ready file exists
 	if *dev && cfg.Secret != "" {
 		printDemo(stdout, cfg, baseURL)
 	}
@@ -439,6 +525,34 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// envFlags defines a string flag for each setting in names (flag -> variable)
+// and returns the NAME=value overrides of the flags that were given.
+func envFlags(fs *flag.FlagSet, names map[string]string) func() []string {
+	values := map[string]*string{}
+	for flagName, envName := range names {
+		values[flagName] = fs.String(flagName, "", "overrides "+envName)
+	}
+	return func() []string {
+		var out []string
+		fs.Visit(func(f *flag.Flag) {
+			if envName, ok := names[f.Name]; ok {
+				out = append(out, envName+"="+*values[f.Name])
+			}
+		})
+		return out
+	}
+}
+
+// openStore opens the store DATABASE_URL names.
+func openStore(cfg config) (store.Store, string, error) {
+	scheme, location, err := parseDatabaseURL(cfg.DatabaseURL)
+	if err != nil {
+		return nil, "", err
+	}
+	st, err := stores[scheme](location)
+	return st, location, err
 }
 
 // displayAddr turns a listener address into one a client can dial.
@@ -483,15 +597,35 @@ func printDemo(w io.Writer, cfg config, url string) {
 		demoUser, tok, url, demoUser, tok, url, demoUser)
 }
 
-func token(args, environ []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("token", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	sub := fs.String("sub", "", "the user id to put in the token's sub claim (required)")
-	ttl := fs.Duration("ttl", time.Hour, "how long the token is valid")
-	if err := fs.Parse(args); err != nil {
-		return usageError{err}
+// claimFlags collects repeated --claim k=v; a value that is valid JSON is
+// used as JSON (numbers, booleans, objects), anything else as a string.
+type claimFlags map[string]any
+
+func (c claimFlags) String() string { return "" }
+func (c claimFlags) Set(kv string) error {
+	k, v, ok := strings.Cut(kv, "=")
+	if !ok || k == "" {
+		return errors.New("want key=value")
 	}
-	if *sub == "" || !store.ValidUserID(*sub) {
+	var parsed any
+	if json.Unmarshal([]byte(v), &parsed) == nil {
+		c[k] = parsed
+	} else {
+		c[k] = v
+	}
+	return nil
+}
+
+func token(_ context.Context, args, environ []string, stdout, stderr io.Writer) error {
+	fs := flags("token", "token --sub USER [--ttl 1h] [--claim key=value]...", stderr)
+	sub := fs.String("sub", "", "the user id to put in the token's sub claim (required)")
+	ttl := fs.Duration("ttl", time.Hour, "how long the token is valid (at most JWT_MAX_LIFETIME)")
+	extra := claimFlags{}
+	fs.Var(extra, "claim", "an extra claim, key=value (repeatable; JSON values allowed)")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	if !store.ValidUserID(*sub) {
 		return usageError{errors.New("token: --sub must be 1-128 visible ASCII characters without '/'")}
 	}
 	cfg, _, err := loadConfig(environ)
@@ -504,10 +638,256 @@ func token(args, environ []string, stdout, stderr io.Writer) error {
 	if len(cfg.Secret) < hs256.MinSecretLen {
 		return secretError(cfg.Secret)
 	}
-	tok, err := hs256.Sign([]byte(cfg.Secret), hs256.Claims(*sub, *ttl, cfg.JWTIssuer, cfg.JWTAudience, time.Now()))
+	claims := hs256.Claims(*sub, *ttl, cfg.JWTIssuer, cfg.JWTAudience, time.Now())
+	for k, v := range extra {
+		claims[k] = v
+	}
+	tok, err := hs256.Sign([]byte(cfg.Secret), claims)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, tok)
+	return nil
+}
+
+// backup writes a consistent snapshot to FILE: straight from the database
+// file when nobody holds it, else from the running server's /admin/backup.
+func backup(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
+	fs := flags("backup", "backup FILE [--url http://127.0.0.1:8000]", stderr)
+	serverURL := fs.String("url", "", "the running server, when it holds the file (default http://127.0.0.1:$PORT); needs ADMIN_TOKEN")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError{errors.New("backup: name one output FILE")}
+	}
+	cfg, _, err := loadConfig(environ)
+	if err != nil {
+		return err
+	}
+	_, location, err := parseDatabaseURL(cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	n, err := bolt.Backup(location, pos[0])
+	if errors.Is(err, store.ErrLocked) {
+		n, err = backupFromServer(ctx, cmp.Or(*serverURL, localURL(cfg)), cfg.AdminToken, pos[0])
+	}
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	fmt.Fprintf(stderr, "backup: wrote %d bytes to %s\n", n, pos[0])
+	return nil
+}
+
+func localURL(cfg config) string {
+	host := cfg.Host
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, strconv.Itoa(cfg.Port))
+}
+
+func backupFromServer(ctx context.Context, serverURL, adminToken, out string) (int64, error) {
+	if adminToken == "" {
+		return 0, errors.New("the database is held by a running server; set ADMIN_TOKEN (the server's) to back it up through " + serverURL + "/admin/backup")
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(serverURL, "/")+"/admin/backup", nil)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("%s/admin/backup answered %s", serverURL, resp.Status)
+	}
+	var n int64
+	err = bolt.WriteFileAtomic(out, func(w io.Writer) error {
+		n, err = io.Copy(w, resp.Body)
+		return err
+	})
+	if err != nil {
+		return n, err
+	}
+	// A stream cut short must not pass for a backup.
+	check, err := bolt.Open(out, bolt.Options{ReadOnly: true})
+	if err != nil {
+		os.Remove(out)
+		return n, fmt.Errorf("the downloaded snapshot is not a whole database: %w", err)
+	}
+	return n, check.Close()
+}
+
+func restore(_ context.Context, args, environ []string, stdout, stderr io.Writer) error {
+	fs := flags("restore", "restore FILE [--force]", stderr)
+	force := fs.Bool("force", false, "replace an existing database")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError{errors.New("restore: name one backup FILE")}
+	}
+	cfg, _, err := loadConfig(environ)
+	if err != nil {
+		return err
+	}
+	_, location, err := parseDatabaseURL(cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	if err := bolt.Restore(pos[0], location, *force); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	fmt.Fprintf(stderr, "restore: %s now holds the data of %s\n", location, pos[0])
+	return nil
+}
+
+func export(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
+	fs := flags("export", "export [--user USER] [--out FILE]", stderr)
+	user := fs.String("user", "", "only this user's tasks")
+	out := fs.String("out", "", "write to FILE instead of standard output")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, _, err := loadConfig(environ)
+	if err != nil {
+		return err
+	}
+	st, _, err := openStore(cfg)
+	if err != nil {
+		return inUse(err)
+	}
+	defer st.Close()
+	d, ok := st.(store.Dumper)
+	if !ok {
+		return errors.New("export: this store cannot export")
+	}
+	progress := progressTo(stderr, "exported")
+	write := func(w io.Writer) error {
+		n, err := dump.Export(ctx, d, w, *user, progress)
+		progress(-n)
+		return err
+	}
+	if *out != "" {
+		return bolt.WriteFileAtomic(*out, write)
+	}
+	return write(stdout)
+}
+
+func importCmd(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
+	fs := flags("import", "import FILE", stderr)
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError{errors.New("import: name one FILE (an export or a seed file)")}
+	}
+	cfg, _, err := loadConfig(environ)
+	if err != nil {
+		return err
+	}
+	st, _, err := openStore(cfg)
+	if err != nil {
+		return inUse(err)
+	}
+	defer st.Close()
+	progress := progressTo(stderr, "imported")
+	n, err := importFile(ctx, st, pos[0], progress)
+	progress(-n)
+	if err != nil {
+		return fmt.Errorf("import: %w", err)
+	}
+	return nil
+}
+
+// importFile loads an export or seed file into st.
+func importFile(ctx context.Context, st store.Store, path string, progress func(int)) (int, error) {
+	l, ok := st.(store.Loader)
+	if !ok {
+		return 0, errors.New("this store cannot import")
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	doc, err := dump.Read(f)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", path, err)
+	}
+	return dump.Import(ctx, l, doc, progress)
+}
+
+// inUse explains a locked database for the offline commands.
+func inUse(err error) error {
+	if errors.Is(err, store.ErrLocked) {
+		return fmt.Errorf("%w: export and import work on a stopped server's file (for a hot copy, use `taskbolt backup`)", err)
+	}
+	return err
+}
+
+// progressTo reports running counts on a terminal, and nothing when w is a
+// pipe or a file. A negative count is the final one.
+func progressTo(w io.Writer, verb string) func(int) {
+	f, ok := w.(*os.File)
+	if !ok {
+		return func(int) {}
+	}
+	if fi, err := f.Stat(); err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+		return func(int) {}
+	}
+	last := time.Time{}
+	return func(n int) {
+		if n < 0 {
+			fmt.Fprintf(f, "\r%s %d tasks\n", verb, -n)
+			return
+		}
+		if time.Since(last) > 100*time.Millisecond {
+			fmt.Fprintf(f, "\r%s %d tasks…", verb, n)
+			last = time.Now()
+		}
+	}
+}
+
+// healthcheck exits 0 when URL (default: this host's /healthz) answers 200;
+// it prints nothing, for HEALTHCHECK in images that have no curl.
+func healthcheck(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
+	fs := flags("healthcheck", "healthcheck [URL]", stderr)
+	timeout := fs.Duration("timeout", 3*time.Second, "give up after this long")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	target := ""
+	if len(pos) > 0 {
+		target = pos[0]
+	} else {
+		cfg, _, err := loadConfig(environ)
+		if err != nil {
+			return quietError{err}
+		}
+		target = localURL(cfg) + "/healthz"
+	}
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	if err != nil {
+		return quietError{err}
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return quietError{err}
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return quietError{fmt.Errorf("%s answered %s", target, resp.Status)}
+	}
 	return nil
 }

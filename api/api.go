@@ -37,6 +37,9 @@ type Config struct {
 	// Middleware runs after authentication, the owner check and the per-user
 	// limiter on every task route.
 	Middleware []fiber.Handler
+	// AdminToken, when set, turns on /admin/reset and /admin/backup for
+	// requests bearing it. At least MinAdminTokenLen characters.
+	AdminToken string
 }
 
 type app struct {
@@ -93,6 +96,7 @@ func New(cfg Config) *fiber.App {
 	tasks.Patch("/:id", with(a.updateTask)...)
 	tasks.Patch("/:id/complete", with(a.completeTask)...)
 	tasks.Delete("/:id", with(a.deleteTask)...)
+	a.adminRoutes(f)
 	return f
 }
 

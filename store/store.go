@@ -8,6 +8,7 @@ package store
 import (
 	"context"
 	"errors"
+	"io"
 	"time"
 )
 
@@ -26,6 +27,8 @@ var (
 	// ErrInvalidOwner means the owner id is not a valid user id. It is
 	// checked before any bucket is touched.
 	ErrInvalidOwner = errors.New("store: invalid owner id")
+	// ErrLocked means another process holds the database.
+	ErrLocked = errors.New("database is locked by another process")
 	// ErrUnavailable means the backend cannot serve the request right now
 	// (closed, out of space, read-only); the data already stored is intact.
 	ErrUnavailable = errors.New("store: unavailable")
@@ -102,4 +105,31 @@ func ValidUserID(id string) bool {
 		}
 	}
 	return true
+}
+
+// Optional capabilities, found by type assertion. A store that lacks one
+// makes the feature that needs it unavailable with a clear message.
+
+// Snapshotter writes a consistent copy of the whole store while it serves.
+type Snapshotter interface {
+	Snapshot(ctx context.Context, w io.Writer) (int64, error)
+}
+
+// Dumper visits every owner with the last id handed out and all its tasks
+// in id order, for exports. fn must not keep tasks beyond the call.
+type Dumper interface {
+	Dump(ctx context.Context, fn func(owner string, lastID uint64, tasks []Task) error) error
+}
+
+// Loader puts tasks back as they were, ids and timestamps included; a task
+// with the same id is replaced, so loading twice changes nothing. A task
+// with ID 0 gets the next id. The owner's next id is never lowered, and ends
+// above lastID and every loaded id.
+type Loader interface {
+	Load(ctx context.Context, owner string, lastID uint64, tasks []Task) ([]Task, error)
+}
+
+// Resetter removes every task of every owner (fixture mode).
+type Resetter interface {
+	Reset(ctx context.Context) error
 }

@@ -50,6 +50,9 @@ type Options struct {
 	MaxBatchDelay time.Duration
 	// Now is the clock; tests replace it. Default time.Now.
 	Now func() time.Time
+	// ReadOnly opens the file for reading only, sharing it with other
+	// readers; it never initialises an empty file.
+	ReadOnly bool
 }
 
 // Store is a store.Store over a bbolt file.
@@ -79,11 +82,19 @@ func Open(path string, opt Options) (*Store, error) {
 		opt.Now = time.Now
 	}
 	// Our own Options, never a mutated bbolt.DefaultOptions.
-	bopts := &bbolt.Options{Timeout: opt.LockTimeout, FreelistType: bbolt.FreelistMapType}
+	bopts := &bbolt.Options{Timeout: opt.LockTimeout, FreelistType: bbolt.FreelistMapType, ReadOnly: opt.ReadOnly}
+	if opt.ReadOnly {
+		if fi, err := os.Stat(path); err == nil && fi.Size() == 0 {
+			return nil, fmt.Errorf("open %s: an empty file is not a taskbolt database", path)
+		}
+	}
+	if err := checkNotTruncated(path); err != nil {
+		return nil, err
+	}
 	db, err := bbolt.Open(path, 0o600, bopts)
 	switch {
 	case errors.Is(err, bberrors.ErrTimeout):
-		return nil, fmt.Errorf("open %s: database is locked by another process", path)
+		return nil, fmt.Errorf("open %s: %w", path, store.ErrLocked)
 	case errors.Is(err, bberrors.ErrInvalid), errors.Is(err, bberrors.ErrVersionMismatch), errors.Is(err, bberrors.ErrChecksum):
 		return nil, fmt.Errorf("open %s: not a taskbolt database: corrupted, or another kind of file (%v); the file was left untouched", path, err)
 	case err != nil:
@@ -117,7 +128,7 @@ func (s *Store) checkSchema() error {
 	if err != nil {
 		return err
 	}
-	if !empty {
+	if !empty || s.db.IsReadOnly() {
 		return s.db.View(func(tx *bbolt.Tx) error {
 			if tx.Bucket(metaBucket) == nil {
 				return fmt.Errorf("open %s: a bbolt file that taskbolt did not create (no meta bucket); the file was left untouched", s.path)

@@ -267,3 +267,34 @@ func BenchmarkList(b *testing.B) {
 		})
 	}
 }
+
+func TestOpenTruncatedFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "whole.db")
+	s, err := bolt.Open(path, bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 500 {
+		storetest.MustCreate(t, s, "alice", strings.Repeat("x", 150)+strconv.Itoa(i))
+	}
+	s.Close()
+	content, _ := os.ReadFile(path)
+	// (bbolt grows files ahead of use, so only a cut into the used pages is
+	// a truncation; half of 500 tasks' worth and three pages both are.)
+	for _, cut := range []int{len(content) / 2, 3 * os.Getpagesize()} {
+		short := filepath.Join(t.TempDir(), "short.db")
+		os.WriteFile(short, content[:cut], 0o600)
+		for _, ro := range []bool{false, true} {
+			s, err := bolt.Open(short, bolt.Options{ReadOnly: ro})
+			if err == nil {
+				s.Close()
+			}
+			if err == nil || !strings.Contains(err.Error(), "truncated") {
+				t.Errorf("cut at %d (read-only %v): err = %v, want truncated", cut, ro, err)
+			}
+		}
+		if got, _ := os.ReadFile(short); len(got) != cut {
+			t.Errorf("the truncated file was modified")
+		}
+	}
+}
