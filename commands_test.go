@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"taskbolt/auth/authtest"
 	"taskbolt/store"
 )
 
@@ -269,3 +271,45 @@ func regexpFind(s, pattern string) string {
 }
 
 func errorsAs(err error, target any) bool { return errors.As(err, target) }
+
+func TestMetricsConfig(t *testing.T) {
+	t.Run("OnTheMainPort", func(t *testing.T) {
+		s := start(t, baseEnv(t, filepath.Join(t.TempDir(), "t.db"), "METRICS=true"))
+		call(t, "GET", s.url+"/api/alice/tasks", mint(t, "alice"), "")
+		code, body := call(t, "GET", s.url+"/metrics", "", "")
+		if code != 200 || !strings.Contains(body, `taskbolt_http_requests_total{method="GET",route="/api/:user_id/tasks/",status="200"} 1`) ||
+			!regexp.MustCompile(`taskbolt_db_file_size_bytes [1-9]`).MatchString(body) {
+			t.Fatalf("/metrics: %d\n%.2000s", code, body)
+		}
+	})
+	t.Run("OnItsOwnAddress", func(t *testing.T) {
+		ln, _ := net.Listen("tcp", "127.0.0.1:0")
+		addr := ln.Addr().String()
+		ln.Close()
+		s := start(t, baseEnv(t, filepath.Join(t.TempDir(), "t.db"), "METRICS_ADDR="+addr))
+		call(t, "GET", s.url+"/api/alice/tasks", "", "")
+		if code, _ := call(t, "GET", s.url+"/metrics", "", ""); code != 404 {
+			t.Errorf("/metrics on the public port with METRICS_ADDR: %d", code)
+		}
+		code, body := call(t, "GET", "http://"+addr+"/metrics", "", "")
+		if code != 200 || !strings.Contains(body, `taskbolt_auth_failures_total{reason="missing",verifier=""} 1`) {
+			t.Fatalf("metrics address: %d\n%.2000s", code, body)
+		}
+	})
+	t.Run("OffByDefault", func(t *testing.T) {
+		s := start(t, baseEnv(t, filepath.Join(t.TempDir(), "t.db")))
+		if code, _ := call(t, "GET", s.url+"/metrics", "", ""); code != 404 {
+			t.Errorf("/metrics without METRICS: %d", code)
+		}
+	})
+}
+
+func TestJWKSFetchesAreCounted(t *testing.T) {
+	key := authtest.NewKey(t, "EdDSA", "k")
+	srv := authtest.NewJWKSServer(t, key)
+	s := start(t, baseEnv(t, filepath.Join(t.TempDir(), "t.db"), "BETTER_AUTH_SECRET=", "BETTER_AUTH_JWKS_URL="+srv.URL, "METRICS=true"))
+	_, body := call(t, "GET", s.url+"/metrics", "", "")
+	if !strings.Contains(body, `taskbolt_jwks_fetches_total{result="ok"} 1`) {
+		t.Errorf("JWKS fetch not counted:\n%.3000s", body)
+	}
+}

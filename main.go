@@ -32,6 +32,7 @@ import (
 	"github.com/joho/godotenv"
 
 	"taskbolt/api"
+	"taskbolt/api/metrics"
 	"taskbolt/auth"
 	"taskbolt/auth/hs256"
 	"taskbolt/auth/jwks"
@@ -170,6 +171,8 @@ type config struct {
 	LogFormat            string        `env:"LOG_FORMAT" envDefault:"text"`
 	ShutdownTimeout      time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"10s"`
 	AdminToken           string        `env:"ADMIN_TOKEN"`
+	Metrics              bool          `env:"METRICS"`
+	MetricsAddr          string        `env:"METRICS_ADDR"`
 	BetterAuthURL        string        `env:"BETTER_AUTH_URL"`
 	JWKSURL              string        `env:"BETTER_AUTH_JWKS_URL"`
 	SessionIntrospection bool          `env:"AUTH_SESSION_INTROSPECTION"`
@@ -321,8 +324,8 @@ func secretError(secret string) error {
 
 // verifiers are the token verifiers, by name. Each returns the verifier and
 // a line for the start-up log saying where its keys come from (never a secret).
-var verifiers = map[string]func(cfg config, log *slog.Logger) (auth.Verifier, string, error){
-	hs256.Name: func(cfg config, _ *slog.Logger) (auth.Verifier, string, error) {
+var verifiers = map[string]func(cfg config, log *slog.Logger, m *metrics.Metrics) (auth.Verifier, string, error){
+	hs256.Name: func(cfg config, _ *slog.Logger, _ *metrics.Metrics) (auth.Verifier, string, error) {
 		v, err := hs256.New(hs256.Config{Secret: []byte(cfg.Secret), Leeway: cfg.JWTLeeway,
 			Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, UserClaim: cfg.JWTUserClaim, MaxLifetime: cfg.JWTMaxLifetime})
 		if errors.Is(err, hs256.ErrWeakSecret) {
@@ -330,7 +333,7 @@ var verifiers = map[string]func(cfg config, log *slog.Logger) (auth.Verifier, st
 		}
 		return v, "HS256 with BETTER_AUTH_SECRET", err
 	},
-	jwks.Name: func(cfg config, log *slog.Logger) (auth.Verifier, string, error) {
+	jwks.Name: func(cfg config, log *slog.Logger, m *metrics.Metrics) (auth.Verifier, string, error) {
 		url := cfg.jwksURL()
 		if url == "" {
 			return nil, "", errors.New("the jwks verifier needs BETTER_AUTH_URL or BETTER_AUTH_JWKS_URL")
@@ -341,10 +344,10 @@ var verifiers = map[string]func(cfg config, log *slog.Logger) (auth.Verifier, st
 		}
 		v, err := jwks.New(jwks.Config{URL: url, Algorithms: cfg.JWTAlgorithms, Issuer: iss, Audience: aud,
 			Leeway: cfg.JWTLeeway, UserClaim: cfg.JWTUserClaim, MaxLifetime: cfg.JWTMaxLifetime,
-			RefreshInterval: cfg.JWKSRefreshInterval, Logger: log})
+			RefreshInterval: cfg.JWKSRefreshInterval, Logger: log, OnFetch: m.KeyFetchHook()})
 		return v, fmt.Sprintf("%s from %s, iss %q, aud %q", strings.Join(cfg.JWTAlgorithms, "/"), url, iss, aud), err
 	},
-	session.Name: func(cfg config, _ *slog.Logger) (auth.Verifier, string, error) {
+	session.Name: func(cfg config, _ *slog.Logger, _ *metrics.Metrics) (auth.Verifier, string, error) {
 		if cfg.BetterAuthURL == "" {
 			return nil, "", errors.New("the session verifier needs BETTER_AUTH_URL")
 		}
@@ -397,7 +400,7 @@ func (c config) enabledVerifiers() ([]string, error) {
 
 // newVerifier builds the dispatching verifier from the enabled ones and
 // returns a function that stops their background work.
-func newVerifier(cfg config, log *slog.Logger) (auth.Verifier, func(), error) {
+func newVerifier(cfg config, log *slog.Logger, m *metrics.Metrics) (auth.Verifier, func(), error) {
 	names, err := cfg.enabledVerifiers()
 	if err != nil {
 		return nil, nil, err
@@ -405,7 +408,7 @@ func newVerifier(cfg config, log *slog.Logger) (auth.Verifier, func(), error) {
 	d := auth.Dispatch{Asymmetric: cfg.JWTAlgorithms}
 	var closers []func()
 	for _, name := range names {
-		v, where, err := verifiers[name](cfg, log)
+		v, where, err := verifiers[name](cfg, log, m)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -468,16 +471,20 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 		log.Warn("DEVELOPMENT SECRET CREATED: BETTER_AUTH_SECRET was not set, so a random one was written to " + envFile(vars) +
 			". It is for local development only: in production set BETTER_AUTH_SECRET to your Better Auth app's secret.")
 	}
-	verifier, stopVerifiers, err := newVerifier(cfg, log)
-	if err != nil {
-		return err
-	}
-	defer stopVerifiers()
 	st, location, err := openStore(cfg)
 	if err != nil {
 		return err
 	}
 	defer st.Close() // runs after the server has drained, below
+	var m *metrics.Metrics
+	if cfg.Metrics || cfg.MetricsAddr != "" {
+		m = metrics.New(location)
+	}
+	verifier, stopVerifiers, err := newVerifier(cfg, log, m)
+	if err != nil {
+		return err
+	}
+	defer stopVerifiers()
 	if *seed != "" {
 		n, err := importFile(ctx, st, *seed, nil)
 		if err != nil {
@@ -486,11 +493,25 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 		log.Info("seeded", "file", *seed, "tasks", n)
 	}
 
-	app := api.New(api.Config{
+	apiCfg := api.Config{
 		Store: st, Verifier: verifier, Logger: log, Version: version,
 		BodyLimit: cfg.BodyLimit, CORSOrigins: cfg.CORSOrigins, AdminToken: cfg.AdminToken,
 		RateLimit: api.RateLimit{PerIP: cfg.RateLimitPerIP, PerUser: cfg.RateLimitPerUser, Window: cfg.RateLimitWindow},
-	})
+	}
+	if m != nil {
+		apiCfg.Observer = m
+		if cfg.Metrics && cfg.MetricsAddr == "" {
+			apiCfg.MetricsHandler = m.Handler()
+		}
+	}
+	app := api.New(apiCfg)
+	if cfg.MetricsAddr != "" {
+		stopMetrics, err := serveMetrics(cfg.MetricsAddr, m, log)
+		if err != nil {
+			return err
+		}
+		defer stopMetrics()
+	}
 	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)))
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -525,6 +546,21 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// serveMetrics serves /metrics on its own address (METRICS_ADDR), so that it
+// can stay off the public port.
+func serveMetrics(addr string, m *metrics.Metrics, log *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("METRICS_ADDR: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", m.Handler())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	log.Info("metrics served", "url", "http://"+displayAddr(ln.Addr())+"/metrics")
+	return func() { srv.Close() }, nil
 }
 
 // envFlags defines a string flag for each setting in names (flag -> variable)

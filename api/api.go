@@ -5,10 +5,12 @@ package api
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/gofiber/fiber/v2/middleware/cors"
 
 	"taskbolt/auth"
@@ -40,12 +42,17 @@ type Config struct {
 	// AdminToken, when set, turns on /admin/reset and /admin/backup for
 	// requests bearing it. At least MinAdminTokenLen characters.
 	AdminToken string
+	// Observer receives request, authentication and store measurements.
+	Observer Observer
+	// MetricsHandler, when set, is served at GET /metrics.
+	MetricsHandler http.Handler
 }
 
 type app struct {
 	store  store.Store
 	lister store.JSONLister // nil when the store cannot list JSON directly
 	log    *slog.Logger
+	obs    Observer
 	cfg    Config
 }
 
@@ -63,7 +70,10 @@ func New(cfg Config) *fiber.App {
 	if cfg.IdleTimeout <= 0 {
 		cfg.IdleTimeout = 60 * time.Second
 	}
-	a := &app{store: cfg.Store, log: cfg.Logger, cfg: cfg}
+	if cfg.Observer == nil {
+		cfg.Observer = nopObserver{}
+	}
+	a := &app{store: cfg.Store, log: cfg.Logger, obs: cfg.Observer, cfg: cfg}
 	a.lister, _ = cfg.Store.(store.JSONLister)
 
 	f := fiber.New(fiber.Config{
@@ -81,6 +91,12 @@ func New(cfg Config) *fiber.App {
 
 	f.Get("/healthz", a.healthz)
 	f.Get("/readyz", a.readyz)
+	f.Get("/openapi.json", openAPI)
+	f.Get("/docs", docsPage)
+	f.Get("/docs/:asset", docsAsset)
+	if cfg.MetricsHandler != nil {
+		f.Get("/metrics", adaptor.HTTPHandler(cfg.MetricsHandler))
+	}
 
 	// Authentication is attached per route, not to the group, so that an
 	// unknown path or a wrong method is a 404/405 whether or not a token was

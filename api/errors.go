@@ -72,7 +72,8 @@ func (a *app) errorHandler(c *fiber.Ctx, err error) error {
 	case errors.Is(err, store.ErrNotFound):
 		return detail(c, http.StatusNotFound, "Task not found")
 	case errors.Is(err, auth.ErrUnavailable):
-		a.log.Error("authentication unavailable", "request_id", rid, "err", err)
+		a.obs.AuthFailure("unavailable", auth.VerifierOf(err))
+		a.log.Error("authentication unavailable", "request_id", rid, "verifier", auth.VerifierOf(err), "err", err)
 		c.Set(fiber.HeaderRetryAfter, "5")
 		return detail(c, http.StatusServiceUnavailable, "Authentication service unavailable, try again shortly")
 	case errors.Is(err, store.ErrUnavailable):
@@ -97,8 +98,10 @@ func (a *app) errorHandler(c *fiber.Ctx, err error) error {
 // authFailure answers a 401/403 and writes one audit line: why, which
 // verifier, from where. Never the token or its claims.
 func (a *app) authFailure(c *fiber.Ctx, err error, status int, msg string) error {
-	a.log.Warn("auth failure", "request_id", requestID(c), "status", status, "reason", err.Error(), "ip", c.IP(),
-		"method", c.Method(), "route", c.Route().Path)
+	verifier := auth.VerifierOf(err)
+	a.obs.AuthFailure(authReason(err), verifier)
+	a.log.Warn("auth failure", "request_id", requestID(c), "status", status, "reason", err.Error(), "verifier", verifier,
+		"ip", c.IP(), "method", c.Method(), "route", c.Route().Path)
 	return detail(c, status, msg)
 }
 

@@ -78,6 +78,8 @@ func (a *app) accessLog(c *fiber.Ctx) error {
 			return herr
 		}
 	}
+	d := time.Since(start)
+	a.obs.Request(methodLabel(c.Method()), c.Route().Path, c.Response().StatusCode(), d)
 	if !a.log.Enabled(c.UserContext(), slog.LevelInfo) {
 		return nil
 	}
@@ -89,7 +91,7 @@ func (a *app) accessLog(c *fiber.Ctx) error {
 		slog.String("method", c.Method()),
 		slog.String("route", c.Route().Path),
 		slog.Int("status", c.Response().StatusCode()),
-		slog.Duration("duration", time.Since(start)),
+		slog.Duration("duration", d),
 		slog.String("request_id", requestID(c)),
 		slog.String("user_id", user),
 	)
@@ -112,4 +114,17 @@ func recoverPanics(c *fiber.Ctx) (err error) {
 		}
 	}()
 	return c.Next()
+}
+
+// methodLabel returns a constant string for a request method. Fiber's
+// c.Method() aliases a buffer that is reused by the next request, so it must
+// never be kept (as a metrics label is); unknown methods share one label,
+// which also bounds the label's values.
+func methodLabel(m string) string {
+	for _, known := range [...]string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"} {
+		if m == known {
+			return known
+		}
+	}
+	return "OTHER"
 }

@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -52,6 +53,7 @@ func (a *app) listTasks(c *fiber.Ctx) error {
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	var total int
+	start := time.Now()
 	if a.lister != nil {
 		*bp, total, err = a.lister.ListJSON(c.UserContext(), owner(c), q, (*bp)[:0])
 	} else {
@@ -59,6 +61,7 @@ func (a *app) listTasks(c *fiber.Ctx) error {
 		tasks, total, err = a.store.List(c.UserContext(), owner(c), q)
 		*bp = store.AppendTasksJSON((*bp)[:0], tasks)
 	}
+	a.timeStore("list", start, err)
 	if err != nil {
 		return err
 	}
@@ -71,7 +74,9 @@ func (a *app) createTask(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	start := time.Now()
 	t, err := a.store.Create(c.UserContext(), owner(c), in)
+	a.timeStore("create", start, err)
 	if err != nil {
 		return err
 	}
@@ -84,7 +89,9 @@ func (a *app) getTask(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	start := time.Now()
 	t, err := a.store.Get(c.UserContext(), owner(c), id)
+	a.timeStore("get", start, err)
 	if err != nil {
 		return err
 	}
@@ -107,7 +114,9 @@ func (a *app) patch(c *fiber.Ctx, parse func([]byte) (store.Patch, error)) error
 	if err := joinValidation(idErr, bodyErr); err != nil {
 		return err
 	}
+	start := time.Now()
 	t, err := a.store.Update(c.UserContext(), owner(c), id, p)
+	a.timeStore("update", start, err)
 	if err != nil {
 		return err
 	}
@@ -119,7 +128,10 @@ func (a *app) deleteTask(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := a.store.Delete(c.UserContext(), owner(c), id); err != nil {
+	start := time.Now()
+	err = a.store.Delete(c.UserContext(), owner(c), id)
+	a.timeStore("delete", start, err)
+	if err != nil {
 		return err
 	}
 	return c.SendStatus(fiber.StatusNoContent)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -41,9 +42,31 @@ func (d Dispatch) Verify(ctx context.Context, token string) (Principal, error) {
 		return Principal{}, fmt.Errorf("%w: algorithm not accepted", ErrInvalidToken)
 	}
 	if v == nil {
-		return Principal{}, fmt.Errorf("%w: a %s token, and the %s verifier is off", ErrInvalidToken, kind, kind)
+		return Principal{}, &VerifyError{Verifier: kind, Err: fmt.Errorf("%w: a %s token, and the %s verifier is off", ErrInvalidToken, kind, kind)}
 	}
-	return v.Verify(ctx, token)
+	p, err := v.Verify(ctx, token)
+	if err != nil {
+		return Principal{}, &VerifyError{Verifier: kind, Err: err}
+	}
+	return p, nil
+}
+
+// VerifyError names the verifier that refused a token, for logs and metrics.
+type VerifyError struct {
+	Verifier string
+	Err      error
+}
+
+func (e *VerifyError) Error() string { return e.Err.Error() }
+func (e *VerifyError) Unwrap() error { return e.Err }
+
+// VerifierOf names the verifier behind err, or "" when none decided.
+func VerifierOf(err error) string {
+	var ve *VerifyError
+	if errors.As(err, &ve) {
+		return ve.Verifier
+	}
+	return ""
 }
 
 // Ready reports the readiness of every verifier that can tell.

@@ -55,6 +55,8 @@ type Config struct {
 	// Client fetches the key set. Default: an http.Client with a 5s timeout.
 	Client *http.Client
 	Logger *slog.Logger
+	// OnFetch, when set, is told the outcome of every key set fetch (metrics).
+	OnFetch func(err error)
 }
 
 // Verifier is an auth.Verifier and auth.Readier for JWKS-signed tokens.
@@ -92,7 +94,7 @@ func New(cfg Config) (*Verifier, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	fetches := &fetchLog{}
+	fetches := &fetchLog{onFetch: cfg.OnFetch}
 	client := *cfg.Client
 	client.Transport = &recordingTransport{next: transportOf(cfg.Client), log: fetches}
 
@@ -184,11 +186,19 @@ func (v *Verifier) Close() { v.stop() }
 
 // fetchLog remembers the outcome of the last key set fetch.
 type fetchLog struct {
-	mu  sync.Mutex
-	err error
+	mu      sync.Mutex
+	err     error
+	onFetch func(error)
 }
 
-func (f *fetchLog) record(err error) { f.mu.Lock(); f.err = err; f.mu.Unlock() }
+func (f *fetchLog) record(err error) {
+	f.mu.Lock()
+	f.err = err
+	f.mu.Unlock()
+	if f.onFetch != nil {
+		f.onFetch(err)
+	}
+}
 func (f *fetchLog) lastError() error { f.mu.Lock(); defer f.mu.Unlock(); return f.err }
 
 // recordingTransport notes whether each key set fetch worked.

@@ -1,0 +1,109 @@
+// Package metrics is taskbolt's Prometheus instrumentation
+// (github.com/prometheus/client_golang): requests and latency by route
+// pattern and status, authentication failures by reason and verifier, store
+// operation latency, the database file's size and JWKS fetches. It has its
+// own registry, so tests and several servers in one process do not collide.
+package metrics
+
+import (
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics implements api.Observer.
+type Metrics struct {
+	reg          *prometheus.Registry
+	requests     *prometheus.CounterVec
+	latency      *prometheus.HistogramVec
+	authFailures *prometheus.CounterVec
+	storeLatency *prometheus.HistogramVec
+	keyFetches   *prometheus.CounterVec
+}
+
+// New registers every metric. dbPath, when set, is reported as
+// taskbolt_db_file_size_bytes.
+func New(dbPath string) *Metrics {
+	reg := prometheus.NewRegistry()
+	m := &Metrics{
+		reg: reg,
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "taskbolt_http_requests_total", Help: "HTTP requests by method, route pattern and status.",
+		}, []string{"method", "route", "status"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "taskbolt_http_request_duration_seconds", Help: "HTTP request latency by method and route pattern.",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1},
+		}, []string{"method", "route"}),
+		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "taskbolt_auth_failures_total", Help: "Refused requests by reason (missing, invalid, expired, forbidden, unavailable) and verifier.",
+		}, []string{"reason", "verifier"}),
+		storeLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "taskbolt_store_operation_duration_seconds", Help: "Store operation latency by operation and outcome.",
+			Buckets: []float64{.00001, .000025, .00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .1},
+		}, []string{"op", "outcome"}),
+		keyFetches: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "taskbolt_jwks_fetches_total", Help: "Fetches of the JWKS by result (ok, error).",
+		}, []string{"result"}),
+	}
+	reg.MustRegister(m.requests, m.latency, m.authFailures, m.storeLatency, m.keyFetches,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if dbPath != "" {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "taskbolt_db_file_size_bytes", Help: "Size of the database file.",
+		}, func() float64 {
+			fi, err := os.Stat(dbPath)
+			if err != nil {
+				return 0
+			}
+			return float64(fi.Size())
+		}))
+	}
+	return m
+}
+
+// Handler serves the metrics in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// Request records one answered request.
+func (m *Metrics) Request(method, route string, status int, d time.Duration) {
+	m.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
+	m.latency.WithLabelValues(method, route).Observe(d.Seconds())
+}
+
+// AuthFailure records one refused request.
+func (m *Metrics) AuthFailure(reason, verifier string) {
+	m.authFailures.WithLabelValues(reason, verifier).Inc()
+}
+
+// StoreOp records one store operation.
+func (m *Metrics) StoreOp(op string, d time.Duration, err error) {
+	outcome := "ok"
+	if err != nil {
+		outcome = "error"
+	}
+	m.storeLatency.WithLabelValues(op, outcome).Observe(d.Seconds())
+}
+
+// KeyFetch records one JWKS fetch.
+func (m *Metrics) KeyFetch(err error) {
+	result := "ok"
+	if err != nil {
+		result = "error"
+	}
+	m.keyFetches.WithLabelValues(result).Inc()
+}
+
+// KeyFetchHook returns KeyFetch as a func, or nil when m is nil (metrics off).
+func (m *Metrics) KeyFetchHook() func(error) {
+	if m == nil {
+		return nil
+	}
+	return m.KeyFetch
+}
