@@ -471,11 +471,7 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 		log.Warn("DEVELOPMENT SECRET CREATED: BETTER_AUTH_SECRET was not set, so a random one was written to " + envFile(vars) +
 			". It is for local development only: in production set BETTER_AUTH_SECRET to your Better Auth app's secret.")
 	}
-	st, location, err := openStore(cfg)
-	if err != nil {
-		return err
-	}
-	defer st.Close() // runs after the server has drained, below
+	_, location, _ := parseDatabaseURL(cfg.DatabaseURL) // validated by loadConfig
 	var m *metrics.Metrics
 	if cfg.Metrics || cfg.MetricsAddr != "" {
 		m = metrics.New(location)
@@ -485,6 +481,11 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 		return err
 	}
 	defer stopVerifiers()
+	st, _, err := openStore(cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close() // runs after the server has drained, below
 	if *seed != "" {
 		n, err := importFile(ctx, st, *seed, nil)
 		if err != nil {
