@@ -9,7 +9,7 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 FUZZTIME ?= 10s
 HARNESS  := testdata/betterauth
 
-.PHONY: help build run test race vet fmt bench load fuzz cover clean harness
+.PHONY: help build run test race vet fmt bench load edge fuzz cover clean harness docs-assets
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -45,6 +45,15 @@ bench: ## run the Go benchmarks
 
 load: ## seed 100 users x 20 tasks and load the real binary with wrk (installs wrk if missing)
 	testdata/load/load.sh
+
+edge: build ## measure the binary's size, cold start to the first 200, and idle RSS
+	$(GO) run ./testdata/edge -bin $(BIN)
+
+docs-assets: ## refresh the embedded Swagger UI (api/docs) from the npm registry
+	@set -e; tmp=$$(mktemp -d); cd $$tmp && npm pack swagger-ui-dist@5.35.0 --silent >/dev/null && tar xzf swagger-ui-dist-*.tgz; \
+	cd $(CURDIR)/api/docs && gzip -9 -n -c $$tmp/package/swagger-ui-bundle.js > swagger-ui-bundle.js.gz && \
+	gzip -9 -n -c $$tmp/package/swagger-ui.css > swagger-ui.css.gz && cp $$tmp/package/LICENSE SWAGGER-UI-LICENSE && \
+	cp $$tmp/package/NOTICE SWAGGER-UI-NOTICE; rm -rf $$tmp
 
 fuzz: ## run each fuzz target for FUZZTIME (default 10s); interesting inputs are minimized for 1s at most, so time goes to fuzzing
 	@set -e; for pkg in $$($(GO) list ./...); do \
