@@ -471,17 +471,16 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 		log.Warn("DEVELOPMENT SECRET CREATED: BETTER_AUTH_SECRET was not set, so a random one was written to " + envFile(vars) +
 			". It is for local development only: in production set BETTER_AUTH_SECRET to your Better Auth app's secret.")
 	}
-	_, location, _ := parseDatabaseURL(cfg.DatabaseURL) // validated by loadConfig
 	var m *metrics.Metrics
 	if cfg.Metrics || cfg.MetricsAddr != "" {
-		m = metrics.New(location)
+		m = metrics.New(cfg.dbLocation())
 	}
 	verifier, stopVerifiers, err := newVerifier(cfg, log, m)
 	if err != nil {
 		return err
 	}
 	defer stopVerifiers()
-	st, _, err := openStore(cfg)
+	st, err := openStore(cfg)
 	if err != nil {
 		return err
 	}
@@ -518,7 +517,7 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 		return fmt.Errorf("listen: %w", err)
 	}
 	baseURL := "http://" + displayAddr(ln.Addr())
-	log.Info("taskbolt started", "version", version, "url", baseURL, "database", location,
+	log.Info("taskbolt started", "version", version, "url", baseURL, "database", cfg.dbLocation(),
 		"cors_origins", strings.Join(cfg.CORSOrigins, ","), "admin", cfg.AdminToken != "")
 	if *readyFile != "" {
 		if err := bolt.WriteFileAtomic(*readyFile, func(w io.Writer) error { _, err := fmt.Fprintln(w, baseURL); return err }); err != nil {
@@ -583,13 +582,12 @@ func envFlags(fs *flag.FlagSet, names map[string]string) func() []string {
 }
 
 // openStore opens the store DATABASE_URL names.
-func openStore(cfg config) (store.Store, string, error) {
+func openStore(cfg config) (store.Store, error) {
 	scheme, location, err := parseDatabaseURL(cfg.DatabaseURL)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	st, err := stores[scheme](location)
-	return st, location, err
+	return stores[scheme](location)
 }
 
 // displayAddr turns a listener address into one a client can dial.
@@ -692,30 +690,40 @@ func token(_ context.Context, args, environ []string, stdout, stderr io.Writer) 
 func backup(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
 	fs := flags("backup", "backup FILE [--url http://127.0.0.1:8000]", stderr)
 	serverURL := fs.String("url", "", "the running server, when it holds the file (default http://127.0.0.1:$PORT); needs ADMIN_TOKEN")
-	pos, err := parse(fs, args)
+	file, cfg, err := oneFileArg(fs, args, environ, "output FILE")
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		return usageError{errors.New("backup: name one output FILE")}
-	}
-	cfg, _, err := loadConfig(environ)
-	if err != nil {
-		return err
-	}
-	_, location, err := parseDatabaseURL(cfg.DatabaseURL)
-	if err != nil {
-		return err
-	}
-	n, err := bolt.Backup(location, pos[0])
+	n, err := bolt.Backup(cfg.dbLocation(), file)
 	if errors.Is(err, store.ErrLocked) {
-		n, err = backupFromServer(ctx, cmp.Or(*serverURL, localURL(cfg)), cfg.AdminToken, pos[0])
+		n, err = backupFromServer(ctx, cmp.Or(*serverURL, localURL(cfg)), cfg.AdminToken, file)
 	}
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
-	fmt.Fprintf(stderr, "backup: wrote %d bytes to %s\n", n, pos[0])
+	fmt.Fprintf(stderr, "backup: wrote %d bytes to %s\n", n, file)
 	return nil
+}
+
+// oneFileArg parses the arguments of a command that takes exactly one FILE,
+// and loads the configuration.
+func oneFileArg(fs *flag.FlagSet, args, environ []string, what string) (string, config, error) {
+	pos, err := parse(fs, args)
+	if err != nil {
+		return "", config{}, err
+	}
+	if len(pos) != 1 {
+		return "", config{}, usageError{fmt.Errorf("%s: name one %s", fs.Name(), what)}
+	}
+	cfg, _, err := loadConfig(environ)
+	return pos[0], cfg, err
+}
+
+// dbLocation is the store's location in DATABASE_URL, which loadConfig has
+// validated.
+func (c config) dbLocation() string {
+	_, location, _ := parseDatabaseURL(c.DatabaseURL)
+	return location
 }
 
 func localURL(cfg config) string {
@@ -763,25 +771,14 @@ func backupFromServer(ctx context.Context, serverURL, adminToken, out string) (i
 func restore(_ context.Context, args, environ []string, stdout, stderr io.Writer) error {
 	fs := flags("restore", "restore FILE [--force]", stderr)
 	force := fs.Bool("force", false, "replace an existing database")
-	pos, err := parse(fs, args)
+	file, cfg, err := oneFileArg(fs, args, environ, "backup FILE")
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		return usageError{errors.New("restore: name one backup FILE")}
-	}
-	cfg, _, err := loadConfig(environ)
-	if err != nil {
-		return err
-	}
-	_, location, err := parseDatabaseURL(cfg.DatabaseURL)
-	if err != nil {
-		return err
-	}
-	if err := bolt.Restore(pos[0], location, *force); err != nil {
+	if err := bolt.Restore(file, cfg.dbLocation(), *force); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
-	fmt.Fprintf(stderr, "restore: %s now holds the data of %s\n", location, pos[0])
+	fmt.Fprintf(stderr, "restore: %s now holds the data of %s\n", cfg.dbLocation(), file)
 	return nil
 }
 
@@ -796,7 +793,7 @@ func export(ctx context.Context, args, environ []string, stdout, stderr io.Write
 	if err != nil {
 		return err
 	}
-	st, _, err := openStore(cfg)
+	st, err := openStore(cfg)
 	if err != nil {
 		return inUse(err)
 	}
@@ -819,24 +816,17 @@ func export(ctx context.Context, args, environ []string, stdout, stderr io.Write
 
 func importCmd(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
 	fs := flags("import", "import FILE", stderr)
-	pos, err := parse(fs, args)
+	file, cfg, err := oneFileArg(fs, args, environ, "FILE (an export or a seed file)")
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		return usageError{errors.New("import: name one FILE (an export or a seed file)")}
-	}
-	cfg, _, err := loadConfig(environ)
-	if err != nil {
-		return err
-	}
-	st, _, err := openStore(cfg)
+	st, err := openStore(cfg)
 	if err != nil {
 		return inUse(err)
 	}
 	defer st.Close()
 	progress := progressTo(stderr, "imported")
-	n, err := importFile(ctx, st, pos[0], progress)
+	n, err := importFile(ctx, st, file, progress)
 	progress(-n)
 	if err != nil {
 		return fmt.Errorf("import: %w", err)

@@ -141,3 +141,17 @@ func (s *JWKSServer) Fetches() int {
 	defer s.mu.Unlock()
 	return s.fetches
 }
+
+// With returns a copy of claims with k set to v, or removed when v is nil.
+func With(claims jwt.MapClaims, k string, v any) jwt.MapClaims {
+	out := jwt.MapClaims{}
+	for key, val := range claims {
+		out[key] = val
+	}
+	if v == nil {
+		delete(out, k)
+	} else {
+		out[k] = v
+	}
+	return out
+}

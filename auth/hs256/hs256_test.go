@@ -13,6 +13,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"taskbolt/auth"
+	"taskbolt/auth/authtest"
 	"taskbolt/auth/hs256"
 )
 
@@ -38,18 +39,7 @@ func valid(now time.Time) jwt.MapClaims {
 	return jwt.MapClaims{"sub": "user-1", "iat": now.Unix(), "exp": now.Add(15 * time.Minute).Unix()}
 }
 
-func with(c jwt.MapClaims, k string, v any) jwt.MapClaims {
-	out := jwt.MapClaims{}
-	for key, val := range c {
-		out[key] = val
-	}
-	if v == nil {
-		delete(out, k)
-	} else {
-		out[k] = v
-	}
-	return out
-}
+var with = authtest.With
 
 func TestVerify(t *testing.T) {
 	v, err := hs256.New(hs256.Config{Secret: secret})

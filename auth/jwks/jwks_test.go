@@ -22,18 +22,7 @@ func claims(sub string) jwt.MapClaims {
 		"iss": origin, "aud": origin, "email": "a@example.com", "name": "A"}
 }
 
-func with(c jwt.MapClaims, k string, v any) jwt.MapClaims {
-	out := jwt.MapClaims{}
-	for key, val := range c {
-		out[key] = val
-	}
-	if v == nil {
-		delete(out, k)
-	} else {
-		out[k] = v
-	}
-	return out
-}
+var with = authtest.With
 
 func newVerifier(t *testing.T, cfg jwks.Config) *jwks.Verifier {
 	t.Helper()
