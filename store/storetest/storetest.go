@@ -50,6 +50,8 @@ func Run(t *testing.T, h Harness) {
 	t.Run("ErrInvalidOwner", func(t *testing.T) { testInvalidOwner(t, open(t)) })
 	t.Run("Unicode", func(t *testing.T) { testUnicode(t, open(t)) })
 	t.Run("ConcurrentCreates", func(t *testing.T) { testConcurrentCreates(t, open(t)) })
+	t.Run("DumpAndLoad", func(t *testing.T) { testDumpAndLoad(t, open(t), open(t)) })
+	t.Run("Reset", func(t *testing.T) { testReset(t, open(t)) })
 	t.Run("Reopen", func(t *testing.T) {
 		if h.Reopen == nil {
 			t.Skip("store has no persistence")
@@ -501,4 +503,90 @@ func testReopen(t *testing.T, s store.Store, reopen func(testing.TB, store.Store
 
 func equal(a, b store.Task) bool {
 	return string(a.AppendJSON(nil)) == string(b.AppendJSON(nil))
+}
+
+// dumpAll collects what a Dumper visits.
+func dumpAll(t *testing.T, d store.Dumper) map[string][]store.Task {
+	t.Helper()
+	out := map[string][]store.Task{}
+	err := d.Dump(ctx, func(owner string, _ uint64, tasks []store.Task) error {
+		out[owner] = append([]store.Task(nil), tasks...)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func testDumpAndLoad(t *testing.T, src, dst store.Store) {
+	d, okD := src.(store.Dumper)
+	l, okL := dst.(store.Loader)
+	if !okD || !okL {
+		t.Skip("store does not implement store.Dumper and store.Loader")
+	}
+	a := MustCreate(t, src, "alice", "one")
+	MustCreate(t, src, "alice", "two")
+	MustCreate(t, src, "alice", "three")
+	if err := src.Delete(ctx, "alice", 3); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.Update(ctx, "alice", a.ID, store.Patch{Completed: ptr(true)}); err != nil {
+		t.Fatal(err)
+	}
+	MustCreate(t, src, "bob", "b")
+	want := dumpAll(t, d)
+	var lastIDs = map[string]uint64{}
+	d.Dump(ctx, func(owner string, last uint64, _ []store.Task) error { lastIDs[owner] = last; return nil })
+	if lastIDs["alice"] != 3 {
+		t.Errorf("alice's last id = %d, want 3 (task 3 was deleted, its id used)", lastIDs["alice"])
+	}
+	for range 2 { // loading twice changes nothing
+		for owner, tasks := range want {
+			if _, err := l.Load(ctx, owner, lastIDs[owner], tasks); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	got := dumpAll(t, dst.(store.Dumper))
+	for owner, tasks := range want {
+		if len(got[owner]) != len(tasks) {
+			t.Fatalf("%s: %d tasks after load, want %d", owner, len(got[owner]), len(tasks))
+		}
+		for i := range tasks {
+			if !equal(got[owner][i], tasks[i]) {
+				t.Errorf("%s: loaded %+v, want %+v (ids and timestamps kept)", owner, got[owner][i], tasks[i])
+			}
+		}
+	}
+	if next := MustCreate(t, dst, "alice", "next"); next.ID != 4 {
+		t.Errorf("id after load = %d, want 4: the next id is never lowered", next.ID)
+	}
+	added, err := l.Load(ctx, "carol", 0, []store.Task{{Title: "seeded"}, {Title: "seeded too", Completed: true}})
+	if err != nil || added[0].ID != 1 || added[1].ID != 2 || added[0].CreatedAt.IsZero() || !added[1].Completed {
+		t.Errorf("loading tasks without ids: %+v, %v", added, err)
+	}
+	if _, err := l.Load(ctx, "a/b", 0, nil); !errors.Is(err, store.ErrInvalidOwner) {
+		t.Errorf("load for an invalid owner: %v", err)
+	}
+}
+
+func testReset(t *testing.T, s store.Store) {
+	r, ok := s.(store.Resetter)
+	if !ok {
+		t.Skip("store does not implement store.Resetter")
+	}
+	MustCreate(t, s, "alice", "x")
+	MustCreate(t, s, "bob", "y")
+	if err := r.Reset(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, owner := range []string{"alice", "bob"} {
+		if _, total := list(t, s, owner, store.DefaultQuery()); total != 0 {
+			t.Errorf("%s has %d tasks after reset", owner, total)
+		}
+	}
+	if c := MustCreate(t, s, "alice", "fresh"); c.ID != 1 {
+		t.Errorf("first id after reset = %d, want 1", c.ID)
+	}
 }
