@@ -793,9 +793,9 @@ func export(ctx context.Context, args, environ []string, stdout, stderr io.Write
 	if err != nil {
 		return err
 	}
-	st, err := openStore(cfg)
+	st, err := openOffline(cfg)
 	if err != nil {
-		return inUse(err)
+		return err
 	}
 	defer st.Close()
 	d, ok := st.(store.Dumper)
@@ -820,9 +820,9 @@ func importCmd(ctx context.Context, args, environ []string, stdout, stderr io.Wr
 	if err != nil {
 		return err
 	}
-	st, err := openStore(cfg)
+	st, err := openOffline(cfg)
 	if err != nil {
-		return inUse(err)
+		return err
 	}
 	defer st.Close()
 	progress := progressTo(stderr, "imported")
@@ -852,12 +852,14 @@ func importFile(ctx context.Context, st store.Store, path string, progress func(
 	return dump.Import(ctx, l, doc, progress)
 }
 
-// inUse explains a locked database for the offline commands.
-func inUse(err error) error {
+// openOffline opens the store for export and import, which need the file to
+// themselves, and explains a locked one.
+func openOffline(cfg config) (store.Store, error) {
+	st, err := openStore(cfg)
 	if errors.Is(err, store.ErrLocked) {
-		return fmt.Errorf("%w: export and import work on a stopped server's file (for a hot copy, use `taskbolt backup`)", err)
+		return nil, fmt.Errorf("%w: export and import work on a stopped server's file (for a hot copy, use `taskbolt backup`)", err)
 	}
-	return err
+	return st, err
 }
 
 // progressTo reports running counts on a terminal, and nothing when w is a
