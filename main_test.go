@@ -402,14 +402,17 @@ func TestVerifierSelection(t *testing.T) {
 		})
 	}
 	t.Run("ErrVerifierCannotStart", func(t *testing.T) {
-		for env, want := range map[string]string{
-			"AUTH_VERIFIERS=session": "needs BETTER_AUTH_URL",
-			"JWT_ALGORITHMS=HS256":   `algorithm "HS256" is not allowed`,
+		db := filepath.Join(t.TempDir(), "x.db")
+		for _, c := range []struct {
+			env  []string
+			want string
+		}{
+			{[]string{"AUTH_VERIFIERS=session"}, "needs BETTER_AUTH_URL"},
+			{[]string{"BETTER_AUTH_URL=http://127.0.0.1:1", "JWT_ALGORITHMS=HS256"}, `algorithm "HS256" is not allowed`},
 		} {
-			err := run(context.Background(), nil, baseEnv(t, filepath.Join(t.TempDir(), "x.db"), "BETTER_AUTH_URL=", env,
-				map[bool]string{true: "BETTER_AUTH_URL=http://127.0.0.1:1"}[env != "AUTH_VERIFIERS=session"]), io.Discard, io.Discard)
-			if err == nil || !strings.Contains(err.Error(), want) {
-				t.Errorf("%s: err = %v, want %q", env, err, want)
+			err := run(context.Background(), nil, baseEnv(t, db, c.env...), io.Discard, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("%v: err = %v, want %q", c.env, err, c.want)
 			}
 		}
 	})
