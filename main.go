@@ -351,7 +351,7 @@ var verifiers = map[string]func(cfg config, log *slog.Logger, m *metrics.Metrics
 		if cfg.BetterAuthURL == "" {
 			return nil, "", errors.New("the session verifier needs BETTER_AUTH_URL")
 		}
-		url := strings.TrimRight(cfg.BetterAuthURL, "/") + "/api/auth/get-session"
+		url := betterAuthEndpoint(cfg.BetterAuthURL, "get-session")
 		v, err := session.New(session.Config{URL: url, CacheTTL: cfg.SessionCacheTTL, Timeout: cfg.SessionTimeout})
 		return v, fmt.Sprintf("session tokens resolved at %s, cached %v", url, cfg.SessionCacheTTL), err
 	},
@@ -364,7 +364,18 @@ func (c config) jwksURL() string {
 	if c.BetterAuthURL == "" {
 		return ""
 	}
-	return strings.TrimRight(c.BetterAuthURL, "/") + "/api/auth/jwks"
+	return betterAuthEndpoint(c.BetterAuthURL, "jwks")
+}
+
+// betterAuthEndpoint is the URL of one of Better Auth's endpoints. Better
+// Auth serves them under /api/auth of its base URL; a BETTER_AUTH_URL that
+// already ends in /api/auth is taken as that path.
+func betterAuthEndpoint(base, name string) string {
+	base = strings.TrimRight(base, "/")
+	if !strings.HasSuffix(base, "/api/auth") {
+		base += "/api/auth"
+	}
+	return base + "/" + name
 }
 
 // originOf is scheme://host[:port] of a URL: what Better Auth puts in iss and aud.

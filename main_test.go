@@ -416,6 +416,16 @@ func TestVerifierSelection(t *testing.T) {
 			}
 		}
 	})
+	t.Run("BetterAuthEndpoints", func(t *testing.T) {
+		for base, want := range map[string]string{
+			"http://localhost:3000": "http://localhost:3000/api/auth/jwks", "http://localhost:3000/": "http://localhost:3000/api/auth/jwks",
+			"https://app.example.com/api/auth": "https://app.example.com/api/auth/jwks", "https://x.dev/app/": "https://x.dev/app/api/auth/jwks",
+		} {
+			if got := betterAuthEndpoint(base, "jwks"); got != want {
+				t.Errorf("%s -> %s, want %s", base, got, want)
+			}
+		}
+	})
 	t.Run("IssuerAndAudienceDefaultToTheOrigin", func(t *testing.T) {
 		if got := originOf("https://app.example.com:8443/base/path?x=1"); got != "https://app.example.com:8443" {
 			t.Errorf("origin = %q", got)

@@ -392,6 +392,7 @@ func TestListing(t *testing.T) {
 		{"?offset=10", "[]", "5"},
 		{"?status=pending&sort=id&limit=1&offset=1", "[3]", "3"},
 		{"?limit=100", "[5 4 3 2 1]", "5"},
+		{"?limit=100&limit=1", "[5]", "5"}, // the last value counts, as in Starlette
 	}
 	for _, c := range cases {
 		t.Run(c.query, func(t *testing.T) {

@@ -40,8 +40,12 @@ func sendTask(c *fiber.Ctx, status int, t *store.Task) error {
 func (a *app) listTasks(c *fiber.Ctx) error {
 	args := c.Context().QueryArgs()
 	q, none, err := parseListQuery(func(key string) (string, bool) {
-		v := args.Peek(key)
-		return string(v), v != nil
+		// A repeated parameter counts by its last value, as in Starlette.
+		vs := args.PeekMulti(key)
+		if len(vs) == 0 {
+			return "", false
+		}
+		return string(vs[len(vs)-1]), true
 	})
 	if err != nil {
 		return err
