@@ -4,14 +4,17 @@ package api
 
 import (
 	"context"
+	"crypto/rand"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/gofiber/fiber/v2/middleware/cors"
+	"github.com/valyala/fasthttp"
 
 	"taskbolt/auth"
 	"taskbolt/store"
@@ -113,7 +116,26 @@ func New(cfg Config) *fiber.App {
 	tasks.Patch("/:id/complete", with(a.completeTask)...)
 	tasks.Delete("/:id", with(a.deleteTask)...)
 	a.adminRoutes(f)
+	answerUnknownMethods(f)
 	return f
+}
+
+// answerUnknownMethods makes a request method Fiber does not know (BREW,
+// PROPFIND) a JSON 405 like any other wrong method: Fiber itself answers
+// those with a plain-text 400 before any middleware runs.
+func answerUnknownMethods(f *fiber.App) {
+	srv := f.Server()
+	next := srv.Handler
+	srv.Handler = func(ctx *fasthttp.RequestCtx) {
+		if slices.Contains(fiber.DefaultMethods, string(ctx.Method())) {
+			next(ctx)
+			return
+		}
+		ctx.SetStatusCode(fiber.StatusMethodNotAllowed)
+		ctx.Response.Header.Set(headerRequestID, rand.Text())
+		ctx.SetContentType(fiber.MIMEApplicationJSON)
+		ctx.SetBodyString(`{"detail":"Method Not Allowed"}`)
+	}
 }
 
 func corsMiddleware(origins []string) fiber.Handler {

@@ -435,6 +435,7 @@ func TestRoutingErrors(t *testing.T) {
 				{"POST", "/api/alice/tasks/1", "GET, HEAD, PUT, DELETE, PATCH"},
 				{"GET", "/api/alice/tasks/1/complete", "PATCH"},
 				{"POST", "/healthz", "GET, HEAD"},
+				{"TRACE", "/api/alice/tasks", "GET, HEAD, POST"},
 			} {
 				r := e.do(c.method, c.path, tk, "")
 				wantJSON(t, r, 405, `{"detail":"Method Not Allowed"}`)
@@ -444,6 +445,12 @@ func TestRoutingErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestUnknownMethodIsAJSON405(t *testing.T) {
+	e := newEnv(t, api.Config{})
+	r := e.do("BREW", "/api/alice/tasks", token(t, "alice"), "")
+	wantJSON(t, r, 405, `{"detail":"Method Not Allowed"}`)
 }
 
 func TestBodyTooLarge(t *testing.T) {
