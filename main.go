@@ -180,6 +180,7 @@ type config struct {
 	JWTAlgorithms        []string      `env:"JWT_ALGORITHMS" envDefault:"EdDSA,ES256,ES512,RS256,PS256" envSeparator:","`
 	JWTUserClaim         string        `env:"JWT_USER_CLAIM" envDefault:"sub"`
 	JWTMaxLifetime       time.Duration `env:"JWT_MAX_LIFETIME" envDefault:"24h"`
+	JWTCacheSize         int           `env:"JWT_CACHE_SIZE" envDefault:"10000"`
 	JWKSRefreshInterval  time.Duration `env:"JWKS_REFRESH_INTERVAL" envDefault:"5m"`
 	SessionCacheTTL      time.Duration `env:"AUTH_SESSION_CACHE_TTL" envDefault:"30s"`
 	SessionTimeout       time.Duration `env:"AUTH_SESSION_TIMEOUT" envDefault:"2s"`
@@ -327,7 +328,7 @@ func secretError(secret string) error {
 var verifiers = map[string]func(cfg config, log *slog.Logger, m *metrics.Metrics) (auth.Verifier, string, error){
 	hs256.Name: func(cfg config, _ *slog.Logger, _ *metrics.Metrics) (auth.Verifier, string, error) {
 		v, err := hs256.New(hs256.Config{Secret: []byte(cfg.Secret), Leeway: cfg.JWTLeeway,
-			Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, UserClaim: cfg.JWTUserClaim, MaxLifetime: cfg.JWTMaxLifetime})
+			Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, UserClaim: cfg.JWTUserClaim, MaxLifetime: cfg.JWTMaxLifetime, CacheSize: cfg.jwtCacheSize()})
 		if errors.Is(err, hs256.ErrWeakSecret) {
 			return nil, "", secretError(cfg.Secret)
 		}
@@ -343,7 +344,7 @@ var verifiers = map[string]func(cfg config, log *slog.Logger, m *metrics.Metrics
 			iss, aud = cmp.Or(iss, origin), cmp.Or(aud, origin)
 		}
 		v, err := jwks.New(jwks.Config{URL: url, Algorithms: cfg.JWTAlgorithms, Issuer: iss, Audience: aud,
-			Leeway: cfg.JWTLeeway, UserClaim: cfg.JWTUserClaim, MaxLifetime: cfg.JWTMaxLifetime,
+			Leeway: cfg.JWTLeeway, UserClaim: cfg.JWTUserClaim, MaxLifetime: cfg.JWTMaxLifetime, CacheSize: cfg.jwtCacheSize(),
 			RefreshInterval: cfg.JWKSRefreshInterval, Logger: log, OnFetch: m.KeyFetchHook()})
 		return v, fmt.Sprintf("%s from %s, iss %q, aud %q", strings.Join(cfg.JWTAlgorithms, "/"), url, iss, aud), err
 	},
@@ -355,6 +356,15 @@ var verifiers = map[string]func(cfg config, log *slog.Logger, m *metrics.Metrics
 		v, err := session.New(session.Config{URL: url, CacheTTL: cfg.SessionCacheTTL, Timeout: cfg.SessionTimeout})
 		return v, fmt.Sprintf("session tokens resolved at %s, cached %v", url, cfg.SessionCacheTTL), err
 	},
+}
+
+// jwtCacheSize maps JWT_CACHE_SIZE (0 = off) to the verifiers' setting
+// (negative = off).
+func (c config) jwtCacheSize() int {
+	if c.JWTCacheSize <= 0 {
+		return -1
+	}
+	return c.JWTCacheSize
 }
 
 func (c config) jwksURL() string {

@@ -36,6 +36,8 @@ type Config struct {
 	UserClaim string
 	// MaxLifetime refuses tokens that expire further in the future; default 24h.
 	MaxLifetime time.Duration
+	// CacheSize bounds the cache of verified tokens (see jwtauth.Config).
+	CacheSize int
 }
 
 // ErrWeakSecret means the secret is missing or shorter than MinSecretLen.
@@ -53,7 +55,8 @@ func New(cfg Config) (auth.Verifier, error) {
 	return jwtauth.New(jwtauth.Config{
 		Name: Name, Methods: []string{"HS256"}, Leeway: cfg.Leeway,
 		Issuer: cfg.Issuer, Audience: cfg.Audience, UserClaim: cfg.UserClaim, MaxLifetime: cfg.MaxLifetime,
-		Keyfunc: func(context.Context) jwt.Keyfunc { return keyfunc },
+		CacheSize: cfg.CacheSize,
+		Keyfunc:   func(context.Context) jwt.Keyfunc { return keyfunc },
 	}), nil
 }
 

@@ -46,6 +46,7 @@ type Config struct {
 	Leeway           time.Duration
 	UserClaim        string
 	MaxLifetime      time.Duration // default 24h
+	CacheSize        int           // verified tokens remembered (see jwtauth.Config)
 	// RefreshInterval is how often keys are refetched in the background.
 	// Default 5 minutes.
 	RefreshInterval time.Duration
@@ -134,8 +135,10 @@ func New(cfg Config) (*Verifier, error) {
 	v.Verifier = jwtauth.New(jwtauth.Config{
 		Name: Name, Methods: cfg.Algorithms, Leeway: cfg.Leeway,
 		Issuer: cfg.Issuer, Audience: cfg.Audience, UserClaim: cfg.UserClaim, MaxLifetime: cfg.MaxLifetime,
-		Keyfunc:  v.keyfunc,
-		KeyError: v.keyError,
+		CacheSize: cfg.CacheSize,
+		Keyfunc:   v.keyfunc,
+		KeyError:  v.keyError,
+		KeyValid:  v.keyValid,
 	})
 	return v, nil
 }
@@ -151,6 +154,15 @@ func (v *Verifier) keyfunc(ctx context.Context) jwt.Keyfunc {
 		defer cancel()
 		return v.keys.KeyfuncCtx(ctx)(t)
 	}
+}
+
+// keyValid reports whether kid is still in the key set, for tokens the
+// verifier remembers: a key that left the JWKS ends its tokens at once.
+func (v *Verifier) keyValid(ctx context.Context, kid string) bool {
+	ctx, cancel := context.WithTimeout(ctx, v.wait)
+	defer cancel()
+	_, err := v.keys.Storage().KeyRead(ctx, kid)
+	return err == nil
 }
 
 // keyError turns "key not found" into 503 when the key set could not be

@@ -6,20 +6,18 @@
 package session
 
 import (
-	"container/list"
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"sync"
 	"time"
 
 	"golang.org/x/sync/singleflight"
 
 	"taskbolt/auth"
+	"taskbolt/auth/tokencache"
 )
 
 // Name is the verifier's name in configuration and logs.
@@ -49,7 +47,7 @@ type Config struct {
 // Verifier is an auth.Verifier and auth.Readier for session tokens.
 type Verifier struct {
 	cfg    Config
-	cache  *lru
+	cache  *tokencache.Cache[answer]
 	flight singleflight.Group
 }
 
@@ -76,7 +74,7 @@ func New(cfg Config) (*Verifier, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Verifier{cfg: cfg, cache: newLRU(cfg.MaxEntries)}, nil
+	return &Verifier{cfg: cfg, cache: tokencache.New[answer](cfg.MaxEntries)}, nil
 }
 
 // answer is a cached verdict: a user, or none (an invalid token).
@@ -89,18 +87,15 @@ type answer struct {
 // being down, slow or failing is ErrUnavailable (503), never a 401 that would
 // sign the user out; such failures are not cached.
 func (v *Verifier) Verify(ctx context.Context, token string) (auth.Principal, error) {
-	// The cache is keyed by a hash: it never holds a usable token.
-	sum := sha256.Sum256([]byte(token))
-	key := string(sum[:])
-	now := v.cfg.Now()
-	a, ok := v.cache.get(key, now)
+	key := tokencache.Key(token)
+	a, ok := v.cache.Get(key, v.cfg.Now())
 	if !ok {
 		res, err, _ := v.flight.Do(key, func() (any, error) { return v.ask(ctx, token) })
 		if err != nil {
 			return auth.Principal{}, err
 		}
 		a = res.(answer)
-		v.cache.put(key, a)
+		v.cache.Put(key, a, a.expires)
 	}
 	if a.user == "" {
 		return auth.Principal{}, fmt.Errorf("%w (%s): no such session", auth.ErrInvalidToken, Name)
@@ -190,59 +185,5 @@ func (v *Verifier) Ready(ctx context.Context) error {
 	return nil
 }
 
-// lru is a bounded cache of answers with per-entry expiry.
-type lru struct {
-	mu    sync.Mutex
-	max   int
-	order *list.List // front = most recently used; values are *entry
-	items map[string]*list.Element
-}
-
-type entry struct {
-	key string
-	a   answer
-}
-
-func newLRU(max int) *lru {
-	return &lru{max: max, order: list.New(), items: make(map[string]*list.Element)}
-}
-
-func (c *lru) get(key string, now time.Time) (answer, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	el, ok := c.items[key]
-	if !ok {
-		return answer{}, false
-	}
-	e := el.Value.(*entry)
-	if !now.Before(e.a.expires) {
-		c.order.Remove(el)
-		delete(c.items, key)
-		return answer{}, false
-	}
-	c.order.MoveToFront(el)
-	return e.a, true
-}
-
-func (c *lru) put(key string, a answer) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if el, ok := c.items[key]; ok {
-		el.Value.(*entry).a = a
-		c.order.MoveToFront(el)
-		return
-	}
-	c.items[key] = c.order.PushFront(&entry{key: key, a: a})
-	for c.order.Len() > c.max {
-		oldest := c.order.Back()
-		c.order.Remove(oldest)
-		delete(c.items, oldest.Value.(*entry).key)
-	}
-}
-
 // Len is the number of cached answers.
-func (v *Verifier) Len() int {
-	v.cache.mu.Lock()
-	defer v.cache.mu.Unlock()
-	return len(v.cache.items)
-}
+func (v *Verifier) Len() int { return v.cache.Len() }

@@ -1,0 +1,125 @@
+package jwtauth_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"taskbolt/auth"
+	"taskbolt/auth/jwtauth"
+)
+
+var key = []byte("jwtauth-test-key-of-at-least-32-bytes!")
+
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
+
+// counting is an HS256 key function that counts signature checks.
+type counting struct {
+	mu    sync.Mutex
+	calls int
+}
+
+func (k *counting) keyfunc(context.Context) jwt.Keyfunc {
+	return func(*jwt.Token) (any, error) {
+		k.mu.Lock()
+		k.calls++
+		k.mu.Unlock()
+		return key, nil
+	}
+}
+
+func newVerifier(clk *clock, kf *counting, valid func(context.Context, string) bool) *jwtauth.Verifier {
+	return jwtauth.New(jwtauth.Config{Name: "test", Methods: []string{"HS256"}, Leeway: 30 * time.Second,
+		Now: clk.Now, Keyfunc: kf.keyfunc, KeyValid: valid})
+}
+
+func token(t *testing.T, sub string, exp time.Time, kid string) string {
+	t.Helper()
+	tok := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": sub, "exp": exp.Unix()})
+	tok.Header["kid"] = kid
+	s, err := tok.SignedString(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestCacheChecksASignatureOnce(t *testing.T) {
+	clk := &clock{now: time.Now()}
+	kf := &counting{}
+	v := newVerifier(clk, kf, nil)
+	tok := token(t, "alice", clk.Now().Add(10*time.Minute), "k1")
+	for range 5 {
+		if p, err := v.Verify(context.Background(), tok); err != nil || p.UserID != "alice" {
+			t.Fatalf("Verify = %+v, %v", p, err)
+		}
+	}
+	if kf.calls != 1 {
+		t.Errorf("%d signature checks for 5 requests with one token, want 1", kf.calls)
+	}
+	other := token(t, "bob", clk.Now().Add(10*time.Minute), "k1")
+	if p, _ := v.Verify(context.Background(), other); p.UserID != "bob" {
+		t.Errorf("another token answered as %q", p.UserID)
+	}
+}
+
+func TestCachedTokenStillExpires(t *testing.T) {
+	clk := &clock{now: time.Now()}
+	v := newVerifier(clk, &counting{}, nil)
+	tok := token(t, "alice", clk.Now().Add(time.Minute), "k1")
+	if _, err := v.Verify(context.Background(), tok); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Minute + 20*time.Second) // within the leeway: still good
+	if _, err := v.Verify(context.Background(), tok); err != nil {
+		t.Fatalf("within the leeway: %v", err)
+	}
+	clk.Advance(15 * time.Second)
+	if _, err := v.Verify(context.Background(), tok); !errors.Is(err, auth.ErrTokenExpired) {
+		t.Fatalf("a cached token past exp and leeway: %v, want ErrTokenExpired", err)
+	}
+}
+
+func TestCachedTokenEndsWithItsKey(t *testing.T) {
+	clk := &clock{now: time.Now()}
+	kf := &counting{}
+	var trusted sync.Map
+	trusted.Store("k1", true)
+	v := newVerifier(clk, kf, func(_ context.Context, kid string) bool { ok, _ := trusted.Load(kid); return ok == true })
+	tok := token(t, "alice", clk.Now().Add(10*time.Minute), "k1")
+	v.Verify(context.Background(), tok)
+	v.Verify(context.Background(), tok)
+	if kf.calls != 1 {
+		t.Fatalf("%d full checks while the key is trusted, want 1", kf.calls)
+	}
+	trusted.Store("k1", false) // the key left the key set
+	v.Verify(context.Background(), tok)
+	if kf.calls != 2 {
+		t.Errorf("%d full checks after the key left, want 2: the cache must not answer for a key no longer trusted", kf.calls)
+	}
+}
+
+func TestFailuresAreNotCached(t *testing.T) {
+	clk := &clock{now: time.Now()}
+	kf := &counting{}
+	v := newVerifier(clk, kf, nil)
+	expired := token(t, "alice", clk.Now().Add(-time.Hour), "k1")
+	for range 3 {
+		if _, err := v.Verify(context.Background(), expired); !errors.Is(err, auth.ErrTokenExpired) {
+			t.Fatalf("err = %v", err)
+		}
+	}
+	if kf.calls != 3 {
+		t.Errorf("%d checks of a failing token, want 3: failures are never cached", kf.calls)
+	}
+}
