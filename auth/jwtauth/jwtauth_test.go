@@ -2,7 +2,10 @@ package jwtauth_test
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -123,3 +126,39 @@ func TestFailuresAreNotCached(t *testing.T) {
 		t.Errorf("%d checks of a failing token, want 3: failures are never cached", kf.calls)
 	}
 }
+
+func TestStructureChecks(t *testing.T) {
+	clk := &clock{now: time.Now()}
+	v := newVerifier(clk, &counting{}, nil)
+	exp := clk.Now().Add(time.Minute).Unix()
+	enc := func(header, payload string) string {
+		signing := b64(header) + "." + b64(payload)
+		sig, _ := jwt.SigningMethodHS256.Sign(signing, key)
+		return signing + "." + b64(string(sig))
+	}
+	good := fmt.Sprintf(`{"sub":"alice","exp":%d,"nested":{"a":[{"b":1},{"b":2}],"c":"}\"{,"}}`, exp)
+	if _, err := v.Verify(context.Background(), enc(`{"alg":"HS256","kid":"k"}`, good)); err != nil {
+		t.Fatalf("a token with repeated keys only in different objects: %v", err)
+	}
+	for name, tok := range map[string]string{
+		"DuplicateSub":         enc(`{"alg":"HS256"}`, fmt.Sprintf(`{"sub":"bob","sub":"alice","exp":%d}`, exp)),
+		"DuplicateSubEscaped":  enc(`{"alg":"HS256"}`, fmt.Sprintf(`{"sub":"bob","\u0073ub":"alice","exp":%d}`, exp)),
+		"DuplicateNested":      enc(`{"alg":"HS256"}`, fmt.Sprintf(`{"sub":"alice","exp":%d,"user":{"id":"a","id":"b"}}`, exp)),
+		"DuplicateAlgInHeader": enc(`{"alg":"none","alg":"HS256"}`, fmt.Sprintf(`{"sub":"alice","exp":%d}`, exp)),
+		"CritHeader":           enc(`{"alg":"HS256","crit":["x"]}`, fmt.Sprintf(`{"sub":"alice","exp":%d}`, exp)),
+		"KidTooLong":           enc(`{"alg":"HS256","kid":"`+strings.Repeat("k", 300)+`"}`, fmt.Sprintf(`{"sub":"alice","exp":%d}`, exp)),
+		"UnterminatedString":   enc(`{"alg":"HS256"}`, `{"sub":"alice`),
+		"UnbalancedClose":      enc(`{"alg":"HS256"}`, `}}`),
+		"TimeWithFraction":     enc(`{"alg":"HS256"}`, fmt.Sprintf(`{"sub":"alice","exp":%d.5}`, exp)),
+		"TimeWithExponent":     enc(`{"alg":"HS256"}`, `{"sub":"alice","exp":1e10}`),
+		"TimeAsString":         enc(`{"alg":"HS256"}`, fmt.Sprintf(`{"sub":"alice","exp":"%d"}`, exp)),
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := v.Verify(context.Background(), tok); !errors.Is(err, auth.ErrInvalidToken) {
+				t.Fatalf("err = %v, want ErrInvalidToken", err)
+			}
+		})
+	}
+}
+
+func b64(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }

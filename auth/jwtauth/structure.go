@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 )
 
@@ -61,49 +60,79 @@ func decodeSegment(s string) ([]byte, error) {
 }
 
 // noDuplicateKeys reports a key that appears twice in any object of doc.
+// It only looks for keys: whether doc is valid JSON is the decoder's
+// business, after this. It runs once per new token, so it scans the bytes
+// instead of building values.
 func noDuplicateKeys(doc []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(doc))
 	type frame struct {
-		object bool
-		keys   map[string]bool
-		expect bool // in an object, the next token is a key
+		object    bool
+		expectKey bool
+		keys      [][]byte
 	}
-	var stack []*frame
-	for {
-		tok, err := dec.Token()
-		if err != nil {
-			if len(stack) == 0 && err == io.EOF {
-				return nil
+	var stack []frame
+	for i := 0; i < len(doc); {
+		switch doc[i] {
+		case '{':
+			stack = append(stack, frame{object: true, expectKey: true})
+		case '[':
+			stack = append(stack, frame{})
+		case '}', ']':
+			if len(stack) == 0 {
+				return errors.New("not JSON")
 			}
-			return errors.New("not JSON")
-		}
-		var top *frame
-		if len(stack) > 0 {
-			top = stack[len(stack)-1]
-		}
-		if top != nil && top.object && top.expect {
-			if key, ok := tok.(string); ok {
-				if top.keys[key] {
-					return fmt.Errorf("duplicate key %q", key)
-				}
-				top.keys[key] = true
-				top.expect = false
-				continue
-			}
-		}
-		switch tok {
-		case json.Delim('{'):
-			stack = append(stack, &frame{object: true, keys: map[string]bool{}, expect: true})
-			continue
-		case json.Delim('['):
-			stack = append(stack, &frame{})
-			continue
-		case json.Delim('}'), json.Delim(']'):
 			stack = stack[:len(stack)-1]
+		case ',':
+			if n := len(stack); n > 0 && stack[n-1].object {
+				stack[n-1].expectKey = true
+			}
+		case '"':
+			end, err := stringEnd(doc, i)
+			if err != nil {
+				return err
+			}
+			if n := len(stack); n > 0 && stack[n-1].object && stack[n-1].expectKey {
+				key, err := unquote(doc[i:end])
+				if err != nil {
+					return err
+				}
+				for _, k := range stack[n-1].keys {
+					if bytes.Equal(k, key) {
+						return fmt.Errorf("duplicate key %q", key)
+					}
+				}
+				stack[n-1].keys = append(stack[n-1].keys, key)
+				stack[n-1].expectKey = false
+			}
+			i = end
+			continue
 		}
-		// A value ended: in an object, a key comes next.
-		if len(stack) > 0 && stack[len(stack)-1].object {
-			stack[len(stack)-1].expect = true
+		i++
+	}
+	return nil
+}
+
+// stringEnd returns the index just past the JSON string starting at doc[i].
+func stringEnd(doc []byte, i int) (int, error) {
+	for j := i + 1; j < len(doc); j++ {
+		switch doc[j] {
+		case '\\':
+			j++
+		case '"':
+			return j + 1, nil
 		}
 	}
+	return 0, errors.New("not JSON: unterminated string")
+}
+
+// unquote returns the bytes a quoted JSON string stands for; escapes are
+// decoded, so "\u0073ub" and "sub" are the same key.
+func unquote(quoted []byte) ([]byte, error) {
+	if bytes.IndexByte(quoted, '\\') < 0 {
+		return quoted[1 : len(quoted)-1], nil
+	}
+	var s string
+	if err := json.Unmarshal(quoted, &s); err != nil {
+		return nil, errors.New("not JSON: bad string")
+	}
+	return []byte(s), nil
 }
