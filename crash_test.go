@@ -170,7 +170,7 @@ func (w *writeLoad) verify(t *testing.T, db string) {
 		return nil
 	})
 	raw.Close()
-	s, err := bolt.Open(db, bolt.Options{})
+	s, err := bolt.Open(db, bolt.Options{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}
