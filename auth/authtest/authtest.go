@@ -68,15 +68,19 @@ func (k Key) Sign(tb testing.TB, claims jwt.MapClaims) string {
 // JWK is the public key as Better Auth publishes it: kty, alg, kid, no use.
 func (k Key) JWK() map[string]string {
 	b64 := func(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
-	pad := func(n *big.Int, size int) []byte { return n.FillBytes(make([]byte, size)) }
 	m := map[string]string{"alg": k.Alg, "kid": k.Kid}
 	switch pub := k.Private.Public().(type) {
 	case ed25519.PublicKey:
 		m["kty"], m["crv"], m["x"] = "OKP", "Ed25519", b64(pub)
 	case *ecdsa.PublicKey:
-		size := (pub.Curve.Params().BitSize + 7) / 8
+		// Bytes is the uncompressed point 0x04 || X || Y, each coordinate padded.
+		point, err := pub.Bytes()
+		if err != nil {
+			panic(err)
+		}
+		size := (len(point) - 1) / 2
 		m["kty"], m["crv"] = "EC", pub.Curve.Params().Name
-		m["x"], m["y"] = b64(pad(pub.X, size)), b64(pad(pub.Y, size))
+		m["x"], m["y"] = b64(point[1:1+size]), b64(point[1+size:])
 	case *rsa.PublicKey:
 		m["kty"], m["n"], m["e"] = "RSA", b64(pub.N.Bytes()), b64(big.NewInt(int64(pub.E)).Bytes())
 	}

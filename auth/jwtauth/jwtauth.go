@@ -256,10 +256,7 @@ func (c *claims) GetAudience() (jwt.ClaimStrings, error)       { return c.Audien
 type numericDate struct{ jwt.NumericDate }
 
 func (d *numericDate) UnmarshalJSON(b []byte) error {
-	s := string(b)
-	if strings.HasPrefix(s, "-") {
-		s = s[1:]
-	}
+	s := strings.TrimPrefix(string(b), "-")
 	if s == "" || len(s) > 12 || strings.Trim(s, "0123456789") != "" {
 		return errors.New("a time claim is not an integer number of seconds")
 	}

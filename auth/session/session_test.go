@@ -160,7 +160,7 @@ func TestSessionExpiryShortensTheCache(t *testing.T) {
 func TestBetterAuthFailuresAre503AndNotCached(t *testing.T) {
 	cases := map[string]http.HandlerFunc{
 		"500":     func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "boom", 500) },
-		"429":     func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "slow down", 429) },
+		"429":     func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "slow down", http.StatusTooManyRequests) },
 		"NotJSON": func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("<html>")) },
 		"TooSlow": func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() },
 	}
@@ -200,7 +200,7 @@ func TestBetterAuthFailuresAre503AndNotCached(t *testing.T) {
 	})
 	t.Run("401FromBetterAuthIsInvalid", func(t *testing.T) {
 		f := newFake(t)
-		f.setHandler(func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "no", 401) })
+		f.setHandler(func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "no", http.StatusUnauthorized) })
 		v, _ := newVerifier(t, f, session.Config{})
 		if _, err := v.Verify(ctx, "tok"); !errors.Is(err, auth.ErrInvalidToken) {
 			t.Fatalf("err = %v", err)

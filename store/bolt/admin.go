@@ -69,11 +69,7 @@ func (s *Store) Load(ctx context.Context, owner string, lastID uint64, tasks []s
 	}
 	out := make([]store.Task, len(tasks))
 	err := s.db.Update(func(tx *bbolt.Tx) error {
-		u, err := tx.Bucket(usersBucket).CreateBucketIfNotExists([]byte(owner))
-		if err != nil {
-			return err
-		}
-		b, err := u.CreateBucketIfNotExists(tasksBucket)
+		u, b, err := createUser(tx, owner)
 		if err != nil {
 			return err
 		}

@@ -180,6 +180,17 @@ func tasksOf(tx *bbolt.Tx, owner string) *bbolt.Bucket {
 	return u.Bucket(tasksBucket)
 }
 
+// createUser returns the owner's bucket and its tasks bucket, creating both
+// when the owner writes for the first time. Only for write transactions.
+func createUser(tx *bbolt.Tx, owner string) (user, tasks *bbolt.Bucket, err error) {
+	user, err = tx.Bucket(usersBucket).CreateBucketIfNotExists([]byte(owner))
+	if err != nil {
+		return nil, nil, err
+	}
+	tasks, err = user.CreateBucketIfNotExists(tasksBucket)
+	return user, tasks, err
+}
+
 func checkOwner(ctx context.Context, owner string) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -201,11 +212,7 @@ func (s *Store) Create(ctx context.Context, owner string, in store.NewTask) (sto
 	var t store.Task
 	// Batch may run this more than once; it sets t on every run.
 	err := s.db.Batch(func(tx *bbolt.Tx) error {
-		u, err := tx.Bucket(usersBucket).CreateBucketIfNotExists([]byte(owner))
-		if err != nil {
-			return err
-		}
-		tasks, err := u.CreateBucketIfNotExists(tasksBucket)
+		u, tasks, err := createUser(tx, owner)
 		if err != nil {
 			return err
 		}
