@@ -1,16 +1,20 @@
 package api
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"crypto/subtle"
+	"encoding/json"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/utils"
 
 	"taskbolt/auth"
 	"taskbolt/store"
+	"taskbolt/store/dump"
 )
 
 // MinAdminTokenLen is the shortest ADMIN_TOKEN accepted.
@@ -25,6 +29,8 @@ func (a *app) adminRoutes(f *fiber.App) {
 	admin := f.Group("/admin", a.requireAdmin)
 	admin.Post("/reset", a.reset)
 	admin.Get("/backup", a.backup)
+	admin.Get("/export", a.export)
+	admin.Post("/import", a.importUser)
 }
 
 func (a *app) requireAdmin(c *fiber.Ctx) error {
@@ -42,7 +48,7 @@ func (a *app) requireAdmin(c *fiber.Ctx) error {
 func (a *app) reset(c *fiber.Ctx) error {
 	r, ok := a.store.(store.Resetter)
 	if !ok {
-		return fiber.NewError(fiber.StatusNotImplemented, "this store cannot reset")
+		return fiber.NewError(fiber.StatusNotImplemented, "This store cannot reset")
 	}
 	if err := r.Reset(c.UserContext()); err != nil {
 		return err
@@ -55,25 +61,70 @@ func (a *app) reset(c *fiber.Ctx) error {
 func (a *app) backup(c *fiber.Ctx) error {
 	snap, ok := a.store.(store.Snapshotter)
 	if !ok {
-		return fiber.NewError(fiber.StatusNotImplemented, "this store cannot snapshot")
+		return fiber.NewError(fiber.StatusNotImplemented, "This store cannot be backed up through the API")
 	}
-	rid := requestID(c)
 	name := "taskbolt-" + time.Now().UTC().Format("20060102T150405Z") + ".db"
 	c.Set(fiber.HeaderContentType, "application/octet-stream")
 	c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+name+`"`)
-	// The stream runs after the handler returns, on the connection's goroutine.
-	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
-		n, err := snap.Snapshot(context.Background(), w)
-		if err == nil {
-			err = w.Flush()
-		}
-		if err != nil {
-			// Too late for a status: the client sees a truncated body, and
-			// restore refuses a file that is not a whole database.
-			a.log.Error("admin: backup failed mid-stream", "request_id", rid, "err", err)
-			return
-		}
-		a.log.Info("admin: backup streamed", "request_id", rid, "bytes", n)
+	// Too late for a status once it streams: a failure cuts the stream, and
+	// `taskbolt backup` refuses a file that is not a whole database.
+	a.streamBody(c, func(w io.Writer) (int64, error) { return snap.Snapshot(context.Background(), w) })
+	return nil
+}
+
+// export streams every user's tasks (or ?user=U's) as an export document.
+func (a *app) export(c *fiber.Ctx) error {
+	d, ok := a.store.(store.Dumper)
+	if !ok {
+		return fiber.NewError(fiber.StatusNotImplemented, "This store cannot export")
+	}
+	user := utils.CopyString(c.Query("user"))
+	if user != "" && !store.ValidUserID(user) {
+		return &ValidationError{Problems: []Problem{{Type: "string_pattern_mismatch", Loc: []any{"query", "user"},
+			Msg: "String should be 1-128 visible ASCII characters without '/'", Input: user}}}
+	}
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	a.streamBody(c, func(w io.Writer) (int64, error) {
+		cw := &countingWriter{w: w}
+		_, err := dump.Export(context.Background(), d, cw, user, nil)
+		return cw.n, err
 	})
 	return nil
+}
+
+// importUser loads one user's part of an export document (the body), as
+// `taskbolt import` sends it while a server holds the database: a whole
+// document split by user and into batches that fit in BodyLimit.
+func (a *app) importUser(c *fiber.Ctx) error {
+	l, ok := a.store.(store.Loader)
+	if !ok {
+		return fiber.NewError(fiber.StatusNotImplemented, "This store cannot import")
+	}
+	var u dump.User
+	dec := json.NewDecoder(bytes.NewReader(c.Body()))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&u); err != nil {
+		return detail(c, fiber.StatusUnprocessableEntity, "Not one user of a taskbolt export: "+err.Error())
+	}
+	if err := u.Validate(); err != nil {
+		return detail(c, fiber.StatusUnprocessableEntity, err.Error())
+	}
+	n, err := u.Load(c.UserContext(), l)
+	if err != nil {
+		return err
+	}
+	a.log.Info("admin: imported", "request_id", requestID(c), "user_id", u.UserID, "tasks", n)
+	return writeJSON(c, fiber.StatusOK, map[string]int{"imported": n})
+}
+
+// countingWriter counts the bytes written through it.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }

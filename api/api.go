@@ -35,6 +35,10 @@ type Config struct {
 	// ReadTimeout bounds reading one request (headers and body), so slow
 	// clients cannot pin connections. Default 10s.
 	ReadTimeout time.Duration
+	// WriteTimeout bounds writing one response. A streamed response (a
+	// backup, an export) instead gets WriteTimeout for each of its writes,
+	// so it can last as long as the client keeps reading. Default ReadTimeout.
+	WriteTimeout time.Duration
 	// IdleTimeout bounds a keep-alive connection between requests. Default 60s.
 	IdleTimeout time.Duration
 	// RateLimit turns on the per-IP and per-user limiters (off by default).
@@ -70,6 +74,9 @@ func New(cfg Config) *fiber.App {
 	if cfg.ReadTimeout <= 0 {
 		cfg.ReadTimeout = 10 * time.Second
 	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = cfg.ReadTimeout
+	}
 	if cfg.IdleTimeout <= 0 {
 		cfg.IdleTimeout = 60 * time.Second
 	}
@@ -85,7 +92,7 @@ func New(cfg Config) *fiber.App {
 		BodyLimit:             cfg.BodyLimit,
 		ReadBufferSize:        16 << 10, // room for an 8 KiB token, which then gets a clean 401
 		ReadTimeout:           cfg.ReadTimeout,
-		WriteTimeout:          cfg.ReadTimeout,
+		WriteTimeout:          cfg.WriteTimeout,
 		IdleTimeout:           cfg.IdleTimeout,
 		ErrorHandler:          a.errorHandler,
 		DisableStartupMessage: true,
@@ -117,6 +124,7 @@ func New(cfg Config) *fiber.App {
 	tasks.Delete("/:id", with(a.deleteTask)...)
 	a.adminRoutes(f)
 	answerUnknownMethods(f)
+	f.Server().HeaderReceived = a.requestConfig
 	return f
 }
 

@@ -90,6 +90,10 @@ func (a *app) errorHandler(c *fiber.Ctx, err error) error {
 		// Fiber's own messages ("Cannot GET /x") echo the path; use the
 		// standard phrase, as FastAPI does ("Not Found", "Method Not Allowed").
 		return detail(c, fe.Code, http.StatusText(fe.Code))
+	case errors.As(err, &fe) && fe.Code == http.StatusNotImplemented:
+		// Our own refusal of a feature the configuration lacks; its
+		// message is ours, never a cause.
+		return detail(c, fe.Code, fe.Message)
 	}
 	a.log.Error("internal error", "request_id", rid, "method", c.Method(), "route", c.Route().Path, "err", err)
 	return detail(c, http.StatusInternalServerError, "Internal Server Error")

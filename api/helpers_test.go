@@ -78,7 +78,7 @@ func (e *testEnv) listen() string {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	go e.app.Listener(ln)
+	go api.Serve(e.app, ln)
 	e.t.Cleanup(func() { e.app.Shutdown() })
 	return "http://" + ln.Addr().String()
 }

@@ -78,6 +78,9 @@ func (a *app) accessLog(c *fiber.Ctx) error {
 			return herr
 		}
 	}
+	if streaming, _ := c.Locals(streamingKey{}).(bool); streaming {
+		return nil // logged when the stream ends
+	}
 	d := time.Since(start)
 	a.obs.Request(methodLabel(c.Method()), c.Route().Path, c.Response().StatusCode(), d)
 	if !a.log.Enabled(c.UserContext(), slog.LevelInfo) {

@@ -31,7 +31,7 @@ func openAPIDoc(t *testing.T, e *testEnv) map[string]any {
 // TestOpenAPIMatchesTheRouter: every route the router serves is documented,
 // and every documented route is served.
 func TestOpenAPIMatchesTheRouter(t *testing.T) {
-	e := newEnv(t, api.Config{AdminToken: "admin-token-0123456789", MetricsHandler: metrics.New("").Handler()})
+	e := newEnv(t, api.Config{AdminToken: "admin-token-0123456789", MetricsHandler: metrics.New().Handler()})
 	doc := openAPIDoc(t, e)
 	param := regexp.MustCompile(`:(\w+)`)
 	served := map[string]bool{}
@@ -200,7 +200,7 @@ func TestDocsPageWorksOffline(t *testing.T) {
 }
 
 func TestMetricsAreScraped(t *testing.T) {
-	m := metrics.New("")
+	m := metrics.New()
 	e := newEnv(t, api.Config{Observer: m, MetricsHandler: m.Handler()})
 	e.create("alice", "x")
 	e.do("GET", "/api/alice/tasks", token(t, "alice"), "")

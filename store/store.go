@@ -133,3 +133,8 @@ type Loader interface {
 type Resetter interface {
 	Reset(ctx context.Context) error
 }
+
+// Sizer reports how many bytes the store's data takes (a metrics gauge).
+type Sizer interface {
+	Size(ctx context.Context) (int64, error)
+}

@@ -6,8 +6,8 @@
 package metrics
 
 import (
+	"context"
 	"net/http"
-	"os"
 	"strconv"
 	"time"
 
@@ -26,9 +26,8 @@ type Metrics struct {
 	keyFetches   *prometheus.CounterVec
 }
 
-// New registers every metric. dbPath, when set, is reported as
-// taskbolt_db_file_size_bytes.
-func New(dbPath string) *Metrics {
+// New registers every metric.
+func New() *Metrics {
 	reg := prometheus.NewRegistry()
 	m := &Metrics{
 		reg: reg,
@@ -52,18 +51,23 @@ func New(dbPath string) *Metrics {
 	}
 	reg.MustRegister(m.requests, m.latency, m.authFailures, m.storeLatency, m.keyFetches,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	if dbPath != "" {
-		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "taskbolt_db_file_size_bytes", Help: "Size of the database file.",
-		}, func() float64 {
-			fi, err := os.Stat(dbPath)
-			if err != nil {
-				return 0
-			}
-			return float64(fi.Size())
-		}))
-	}
 	return m
+}
+
+// WatchStoreSize reports size, called at each scrape, as
+// taskbolt_db_file_size_bytes (the store's data size; for bolt, its file).
+func (m *Metrics) WatchStoreSize(size func(context.Context) (int64, error)) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "taskbolt_db_file_size_bytes", Help: "Size of the store's data in bytes (for bolt, the database file).",
+	}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		n, err := size(ctx)
+		if err != nil {
+			return 0
+		}
+		return float64(n)
+	}))
 }
 
 // Handler serves the metrics in the Prometheus text format.

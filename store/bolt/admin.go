@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
 
 	"taskbolt/store"
+	"taskbolt/store/atomicfile"
 )
 
 var (
@@ -19,6 +19,7 @@ var (
 	_ store.Dumper      = (*Store)(nil)
 	_ store.Loader      = (*Store)(nil)
 	_ store.Resetter    = (*Store)(nil)
+	_ store.Sizer       = (*Store)(nil)
 )
 
 // Snapshot writes a consistent copy of the database file to w from one read
@@ -118,87 +119,58 @@ func (s *Store) Reset(ctx context.Context) error {
 	}))
 }
 
-// Backup writes a consistent copy of the database at dbPath to out, when no
-// other process holds it (a running server does: use its /admin/backup).
-// out is replaced atomically.
-func Backup(dbPath, out string) (int64, error) {
-	s, err := Open(dbPath, Options{ReadOnly: true, LockTimeout: 200 * time.Millisecond})
+// Size is the database's size in bytes (the metrics gauge).
+func (s *Store) Size(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.db.View(func(tx *bbolt.Tx) error { n = tx.Size(); return nil })
+	return n, classify(err)
+}
+
+// Verify checks that the file at path is a whole, consistent taskbolt
+// database: it opens, its schema is one this taskbolt reads, and every page
+// passes bbolt's consistency check. It reads the whole file.
+func Verify(path string) error {
+	s, err := Open(path, Options{ReadOnly: true, LockTimeout: 200 * time.Millisecond})
 	if err != nil {
-		return 0, err
+		return err
 	}
 	defer s.Close()
-	var n int64
-	err = WriteFileAtomic(out, func(w io.Writer) error {
-		n, err = s.Snapshot(context.Background(), w)
-		return err
+	return s.db.View(func(tx *bbolt.Tx) error {
+		for err := range tx.Check() {
+			return fmt.Errorf("%s fails the consistency check: %w", path, err)
+		}
+		return nil
 	})
-	return n, err
 }
 
 // Restore replaces the database at target with the backup at src, after
 // checking that src is a whole taskbolt database. It refuses to replace an
 // existing file unless force is set, and a file a running server holds.
 func Restore(src, target string, force bool) error {
+	if err := Verify(src); err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
 	b, err := Open(src, Options{ReadOnly: true, LockTimeout: 200 * time.Millisecond})
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
-	err = b.db.View(func(tx *bbolt.Tx) error {
-		for err := range tx.Check() {
-			return fmt.Errorf("backup %s fails the consistency check: %w", src, err)
-		}
-		return nil
-	})
-	if err != nil {
-		b.Close()
-		return err
-	}
+	defer b.Close()
 	if _, err := os.Stat(target); err == nil {
 		if !force {
-			b.Close()
 			return fmt.Errorf("%s exists: pass --force to replace it", target)
 		}
 		// Holding the target's lock while replacing it keeps a server from
 		// starting on it halfway; a server already on it makes this fail.
 		t, err := Open(target, Options{LockTimeout: 200 * time.Millisecond})
 		if err != nil && errors.Is(err, store.ErrLocked) {
-			b.Close()
 			return fmt.Errorf("%s is in use: stop the server first (%w)", target, err)
 		}
 		if err == nil {
 			defer t.Close()
 		}
 	}
-	defer b.Close()
-	return WriteFileAtomic(target, func(w io.Writer) error {
+	return atomicfile.Write(target, func(w io.Writer) error {
 		_, err := b.Snapshot(context.Background(), w)
 		return err
-	})
-}
-
-// WriteFileAtomic writes path through a temporary file in the same folder,
-// synced before it is renamed over path: readers see the old file or the
-// whole new one, never a part.
-func WriteFileAtomic(path string, write func(io.Writer) error) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := write(tmp); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	}, nil)
 }

@@ -57,9 +57,7 @@ type Document struct {
 // one document, streaming user by user, and reports the running task count
 // to progress. It returns the number of tasks written.
 func Export(ctx context.Context, d store.Dumper, w io.Writer, user string, progress func(tasks int)) (int, error) {
-	bw := bufio.NewWriter(w)
-	fmt.Fprintf(bw, `{"format":%q,"version":%d,"users":[`, Format, Version)
-	n, users := 0, 0
+	dw := newWriter(w, progress)
 	err := d.Dump(ctx, func(owner string, lastID uint64, tasks []store.Task) error {
 		if user != "" && owner != user {
 			return nil
@@ -69,27 +67,132 @@ func Export(ctx context.Context, d store.Dumper, w io.Writer, user string, progr
 			u.Tasks[i] = Task{ID: t.ID, Title: t.Title, Description: t.Description, Completed: t.Completed,
 				CreatedAt: t.CreatedAt.UTC().Format(store.TimeLayout), UpdatedAt: t.UpdatedAt.UTC().Format(store.TimeLayout)}
 		}
-		b, err := json.Marshal(u)
+		return dw.user(u)
+	})
+	if err != nil {
+		return dw.tasks, err
+	}
+	return dw.tasks, dw.close()
+}
+
+// Copy reads a document from r user by user and writes it to w as Export
+// would have, reporting the running task count to progress: how an export
+// streamed from a running server is received. It fails, having written only
+// whole users, on a document that is cut short or not an export, so a
+// truncated stream never passes for a whole one. It holds one user at a time.
+func Copy(w io.Writer, r io.Reader, progress func(tasks int)) (int, error) {
+	dw := newWriter(w, progress)
+	err := decode(r, dw.user)
+	if err != nil {
+		return dw.tasks, fmt.Errorf("not a whole taskbolt export: %w", err)
+	}
+	return dw.tasks, dw.close()
+}
+
+// decode reads a document's users one at a time.
+func decode(r io.Reader, fn func(User) error) error {
+	dec := json.NewDecoder(r)
+	if err := expectDelim(dec, '{'); err != nil {
+		return err
+	}
+	sawUsers := false
+	for dec.More() {
+		key, err := dec.Token()
 		if err != nil {
 			return err
 		}
-		if users > 0 {
-			bw.WriteByte(',')
+		switch key {
+		case "format":
+			var f string
+			if err := dec.Decode(&f); err != nil || f != Format {
+				return fmt.Errorf("format %q, want %q", f, Format)
+			}
+		case "version":
+			var v int
+			if err := dec.Decode(&v); err != nil || v > Version {
+				return fmt.Errorf("version %d is newer than this taskbolt reads (%d)", v, Version)
+			}
+		case "users":
+			sawUsers = true
+			if err := expectDelim(dec, '['); err != nil {
+				return err
+			}
+			for dec.More() {
+				var u User
+				if err := dec.Decode(&u); err != nil {
+					return err
+				}
+				if err := fn(u); err != nil {
+					return err
+				}
+			}
+			if err := expectDelim(dec, ']'); err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("unknown field %q", key)
 		}
-		bw.WriteString("\n")
-		bw.Write(b)
-		users++
-		n += len(tasks)
-		if progress != nil {
-			progress(n)
-		}
-		return nil
-	})
-	if err != nil {
-		return n, err
 	}
-	bw.WriteString("\n]}\n")
-	return n, bw.Flush()
+	if err := expectDelim(dec, '}'); err != nil {
+		return err
+	}
+	if !sawUsers {
+		return errors.New("no users field")
+	}
+	return nil
+}
+
+func expectDelim(dec *json.Decoder, want json.Delim) error {
+	tok, err := dec.Token()
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	if err != nil {
+		return err
+	}
+	if tok != want {
+		return fmt.Errorf("want %q, found %v", want, tok)
+	}
+	return nil
+}
+
+// writer writes a document user by user.
+type writer struct {
+	bw       *bufio.Writer
+	progress func(int)
+	users    int
+	tasks    int
+}
+
+func newWriter(w io.Writer, progress func(int)) *writer {
+	bw := bufio.NewWriter(w)
+	fmt.Fprintf(bw, `{"format":%q,"version":%d,"users":[`, Format, Version)
+	return &writer{bw: bw, progress: progress}
+}
+
+func (w *writer) user(u User) error {
+	b, err := json.Marshal(u)
+	if err != nil {
+		return err
+	}
+	if w.users > 0 {
+		w.bw.WriteByte(',')
+	}
+	w.bw.WriteString("\n")
+	if _, err := w.bw.Write(b); err != nil {
+		return err
+	}
+	w.users++
+	w.tasks += len(u.Tasks)
+	if w.progress != nil {
+		w.progress(w.tasks)
+	}
+	return nil
+}
+
+func (w *writer) close() error {
+	w.bw.WriteString("\n]}\n")
+	return w.bw.Flush()
 }
 
 // Read parses and validates a document: every problem is reported with
@@ -109,16 +212,25 @@ func Read(r io.Reader) (*Document, error) {
 	}
 	var errs []error
 	for i, u := range doc.Users {
-		if !store.ValidUserID(u.UserID) {
-			errs = append(errs, fmt.Errorf("users[%d]: user_id %q is not 1-128 visible ASCII characters without '/'", i, u.UserID))
-		}
-		for j, t := range u.Tasks {
-			if _, err := t.toStore(); err != nil {
-				errs = append(errs, fmt.Errorf("users[%d].tasks[%d]: %w", i, j, err))
-			}
+		if err := u.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("users[%d]: %w", i, err))
 		}
 	}
 	return &doc, errors.Join(errs...)
+}
+
+// Validate reports every problem of one user's part, with where it is.
+func (u User) Validate() error {
+	var errs []error
+	if !store.ValidUserID(u.UserID) {
+		errs = append(errs, fmt.Errorf("user_id %q is not 1-128 visible ASCII characters without '/'", u.UserID))
+	}
+	for j, t := range u.Tasks {
+		if _, err := t.toStore(); err != nil {
+			errs = append(errs, fmt.Errorf("tasks[%d]: %w", j, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func (t Task) toStore() (store.Task, error) {
@@ -151,20 +263,53 @@ func (t Task) toStore() (store.Task, error) {
 func Import(ctx context.Context, l store.Loader, doc *Document, progress func(tasks int)) (int, error) {
 	n := 0
 	for _, u := range doc.Users {
-		tasks := make([]store.Task, len(u.Tasks))
-		for i, t := range u.Tasks {
-			var err error
-			if tasks[i], err = t.toStore(); err != nil {
-				return n, err
-			}
+		loaded, err := u.Load(ctx, l)
+		n += loaded
+		if err != nil {
+			return n, err
 		}
-		if _, err := l.Load(ctx, u.UserID, u.LastID, tasks); err != nil {
-			return n, fmt.Errorf("user %q: %w", u.UserID, err)
-		}
-		n += len(tasks)
 		if progress != nil {
 			progress(n)
 		}
 	}
 	return n, nil
+}
+
+// Load loads one validated user's part and returns how many tasks it loaded.
+func (u User) Load(ctx context.Context, l store.Loader) (int, error) {
+	tasks := make([]store.Task, len(u.Tasks))
+	for i, t := range u.Tasks {
+		var err error
+		if tasks[i], err = t.toStore(); err != nil {
+			return 0, err
+		}
+	}
+	if _, err := l.Load(ctx, u.UserID, u.LastID, tasks); err != nil {
+		return 0, fmt.Errorf("user %q: %w", u.UserID, err)
+	}
+	return len(tasks), nil
+}
+
+// Batches splits a user's part into parts whose tasks take at most maxBytes
+// of JSON each (and at least one task each), so that each fits in one request body. Every
+// part keeps the user's last_id; loading them in order equals loading u.
+func (u User) Batches(maxBytes int) ([]User, error) {
+	var out []User
+	cur := User{UserID: u.UserID, LastID: u.LastID, Tasks: []Task{}}
+	const brackets = 2
+	size := brackets
+	for _, t := range u.Tasks {
+		b, err := json.Marshal(t)
+		if err != nil {
+			return nil, err
+		}
+		if len(cur.Tasks) > 0 && size+len(b)+1 > maxBytes {
+			out = append(out, cur)
+			cur = User{UserID: u.UserID, LastID: u.LastID, Tasks: []Task{}}
+			size = brackets
+		}
+		cur.Tasks = append(cur.Tasks, t)
+		size += len(b) + 1
+	}
+	return append(out, cur), nil
 }

@@ -1,0 +1,187 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"net"
+	"os"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+	"github.com/joho/godotenv"
+
+	"taskbolt/api"
+	"taskbolt/auth/hs256"
+)
+
+// config is every setting, parsed once from the environment.
+type config struct {
+	Secret               string        `env:"BETTER_AUTH_SECRET"`
+	Host                 string        `env:"HOST" envDefault:"0.0.0.0"`
+	Port                 int           `env:"PORT" envDefault:"8000"`
+	DatabaseURL          string        `env:"DATABASE_URL" envDefault:"./taskbolt.db"`
+	CORSOrigins          []string      `env:"CORS_ORIGINS" envDefault:"http://localhost:3000" envSeparator:","`
+	JWTLeeway            time.Duration `env:"JWT_LEEWAY" envDefault:"30s"`
+	JWTIssuer            string        `env:"JWT_ISSUER"`
+	JWTAudience          string        `env:"JWT_AUDIENCE"`
+	BodyLimit            int           `env:"BODY_LIMIT" envDefault:"1048576"`
+	LogLevel             string        `env:"LOG_LEVEL" envDefault:"info"`
+	LogFormat            string        `env:"LOG_FORMAT" envDefault:"text"`
+	ShutdownTimeout      time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"10s"`
+	AdminToken           string        `env:"ADMIN_TOKEN"`
+	Metrics              bool          `env:"METRICS"`
+	MetricsAddr          string        `env:"METRICS_ADDR"`
+	BetterAuthURL        string        `env:"BETTER_AUTH_URL"`
+	JWKSURL              string        `env:"BETTER_AUTH_JWKS_URL"`
+	SessionIntrospection bool          `env:"AUTH_SESSION_INTROSPECTION"`
+	Verifiers            []string      `env:"AUTH_VERIFIERS" envSeparator:","`
+	JWTAlgorithms        []string      `env:"JWT_ALGORITHMS" envDefault:"EdDSA,ES256,ES512,RS256,PS256" envSeparator:","`
+	JWTUserClaim         string        `env:"JWT_USER_CLAIM" envDefault:"sub"`
+	JWTMaxLifetime       time.Duration `env:"JWT_MAX_LIFETIME" envDefault:"24h"`
+	JWTCacheSize         int           `env:"JWT_CACHE_SIZE" envDefault:"10000"`
+	JWKSRefreshInterval  time.Duration `env:"JWKS_REFRESH_INTERVAL" envDefault:"5m"`
+	SessionCacheTTL      time.Duration `env:"AUTH_SESSION_CACHE_TTL" envDefault:"30s"`
+	SessionTimeout       time.Duration `env:"AUTH_SESSION_TIMEOUT" envDefault:"2s"`
+	RateLimitPerIP       int           `env:"RATE_LIMIT_PER_IP" envDefault:"0"`
+	RateLimitPerUser     int           `env:"RATE_LIMIT_PER_USER" envDefault:"0"`
+	RateLimitWindow      time.Duration `env:"RATE_LIMIT_WINDOW" envDefault:"1m"`
+}
+
+// envFile is read for settings the environment does not set. TASKBOLT_ENV_FILE
+// names another file; set to empty, it reads none.
+func envFile(environ map[string]string) string {
+	if f, ok := environ["TASKBOLT_ENV_FILE"]; ok {
+		return f
+	}
+	return ".env"
+}
+
+// loadConfig parses the environment over the .env file. It never logs values.
+func loadConfig(environ []string) (config, map[string]string, error) {
+	vars := map[string]string{}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			vars[k] = v
+		}
+	}
+	if path := envFile(vars); path != "" {
+		fileVars, err := godotenv.Read(path)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return config{}, nil, fmt.Errorf("read %s: %w", path, err)
+		}
+		for k, v := range fileVars {
+			if _, set := vars[k]; !set {
+				vars[k] = v
+			}
+		}
+	}
+	var cfg config
+	if err := env.ParseWithOptions(&cfg, env.Options{Environment: vars}); err != nil {
+		return config{}, nil, explainParseError(err)
+	}
+	return cfg, vars, cfg.validate()
+}
+
+// explainParseError names the variable, not the Go field, of a value that
+// does not parse; it never repeats the value, which may be a secret.
+func explainParseError(err error) error {
+	var agg env.AggregateError
+	if !errors.As(err, &agg) {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	var errs []error
+	for _, e := range agg.Errors {
+		var pe env.ParseError
+		if !errors.As(e, &pe) {
+			errs = append(errs, e)
+			continue
+		}
+		f, _ := reflect.TypeFor[config]().FieldByName(pe.Name)
+		errs = append(errs, fmt.Errorf("%s: not a valid %s", f.Tag.Get("env"), pe.Type))
+	}
+	return fmt.Errorf("configuration: %w", errors.Join(errs...))
+}
+
+func (c config) validate() error {
+	var errs []error
+	if c.Port < 0 || c.Port > 65535 {
+		errs = append(errs, fmt.Errorf("PORT %d is not a port number", c.Port))
+	}
+	if c.RateLimitPerIP < 0 || c.RateLimitPerUser < 0 || c.RateLimitWindow <= 0 {
+		errs = append(errs, errors.New("RATE_LIMIT_PER_IP and RATE_LIMIT_PER_USER must be >= 0 (0 is off), RATE_LIMIT_WINDOW > 0"))
+	}
+	if c.AdminToken != "" && len(c.AdminToken) < api.MinAdminTokenLen {
+		errs = append(errs, fmt.Errorf("ADMIN_TOKEN must be at least %d characters (openssl rand -hex 16)", api.MinAdminTokenLen))
+	}
+	if c.BodyLimit <= 0 {
+		errs = append(errs, errors.New("BODY_LIMIT must be a positive number of bytes"))
+	}
+	if c.JWTLeeway < 0 || c.JWTLeeway > 5*time.Minute {
+		errs = append(errs, fmt.Errorf("JWT_LEEWAY %v must be between 0 and 5m", c.JWTLeeway))
+	}
+	if _, err := parseLevel(c.LogLevel); err != nil {
+		errs = append(errs, err)
+	}
+	for _, name := range c.Verifiers {
+		if _, ok := verifiers[name]; !ok {
+			errs = append(errs, fmt.Errorf("AUTH_VERIFIERS: unknown verifier %q; known: %s", name, strings.Join(slices.Sorted(maps.Keys(verifiers)), ", ")))
+		}
+	}
+	if c.SessionCacheTTL <= 0 || c.SessionTimeout <= 0 || c.JWKSRefreshInterval <= 0 || c.JWTMaxLifetime <= 0 {
+		errs = append(errs, errors.New("AUTH_SESSION_CACHE_TTL, AUTH_SESSION_TIMEOUT, JWKS_REFRESH_INTERVAL and JWT_MAX_LIFETIME must be positive"))
+	}
+	if c.BetterAuthURL != "" && originOf(c.BetterAuthURL) == "" {
+		errs = append(errs, fmt.Errorf("BETTER_AUTH_URL %q is not an absolute URL (like http://localhost:3000)", c.BetterAuthURL))
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("LOG_FORMAT %q: want text or json", c.LogFormat))
+	}
+	if _, err := parseDatabaseURL(c.DatabaseURL); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("LOG_LEVEL %q: want debug, info, warn or error", s)
+	}
+	return l, nil
+}
+
+// secretError explains what to do about a missing or weak secret.
+func secretError(secret string) error {
+	if secret == "" {
+		return errors.New("BETTER_AUTH_SECRET is not set. Set it to the same secret your Better Auth app uses " +
+			"(at least 32 bytes; make one with: openssl rand -base64 32), in the environment or in ./.env. " +
+			"For a local trial, `make run` creates a development secret for you")
+	}
+	return fmt.Errorf("BETTER_AUTH_SECRET is %d bytes; it must be at least %d (make one with: openssl rand -base64 32)", len(secret), hs256.MinSecretLen)
+}
+
+func newLogger(cfg config, w io.Writer) *slog.Logger {
+	level, _ := parseLevel(cfg.LogLevel)
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// localURL is this host's server, from HOST and PORT: where the commands
+// that talk to a running server look for it.
+func localURL(cfg config) string {
+	host := cfg.Host
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, strconv.Itoa(cfg.Port))
+}

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestRunRefusesBadConfig(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "x.db")
+	cases := []struct {
+		name string
+		env  []string
+		want string
+	}{
+		{"ErrNoSecret", []string{"PORT=0", "TASKBOLT_ENV_FILE=", "DATABASE_URL=" + db}, "openssl rand -base64 32"},
+		{"ErrWeakSecret", []string{"BETTER_AUTH_SECRET=short", "PORT=0", "TASKBOLT_ENV_FILE=", "DATABASE_URL=" + db}, "at least 32"},
+		{"ErrUnknownStore", baseEnv(t, "postgres://localhost/tasks"), `scheme "postgres" is not supported; known: bolt`},
+		{"ErrLogFormat", baseEnv(t, db, "LOG_FORMAT=xml"), "LOG_FORMAT"},
+		{"ErrLogLevel", baseEnv(t, db, "LOG_LEVEL=loud"), "LOG_LEVEL"},
+		{"ErrPort", baseEnv(t, db, "PORT=70000"), "PORT"},
+		{"ErrPortNotANumber", baseEnv(t, db, "PORT=eighty"), "PORT"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			err := run(ctx, nil, c.env, io.Discard, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err = %v, want it to mention %q", err, c.want)
+			}
+			if strings.Contains(err.Error(), "short") && c.name == "ErrWeakSecret" {
+				t.Error("the error repeats the secret")
+			}
+		})
+	}
+	if _, err := os.Stat(db); err == nil {
+		t.Error("a refused start created the database file")
+	}
+}
+
+func TestEnvironmentWinsOverDotEnv(t *testing.T) {
+	dir := t.TempDir()
+	envPath := filepath.Join(dir, ".env")
+	os.WriteFile(envPath, []byte("BETTER_AUTH_SECRET=dotenv-secret-that-is-long-enough-32b\nJWT_ISSUER=from-dotenv\n"), 0o600)
+	env := []string{"TASKBOLT_ENV_FILE=" + envPath, "BETTER_AUTH_SECRET=" + testSecret}
+	cfg, _, err := loadConfig(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Secret != testSecret || cfg.JWTIssuer != "from-dotenv" || cfg.Port != 8000 || cfg.DatabaseURL != "./taskbolt.db" {
+		t.Errorf("config = port %d db %q iss %q; secret from env: %v", cfg.Port, cfg.DatabaseURL, cfg.JWTIssuer, cfg.Secret == testSecret)
+	}
+}

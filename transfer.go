@@ -1,0 +1,197 @@
+package main
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"time"
+
+	"taskbolt/store"
+	"taskbolt/store/atomicfile"
+	"taskbolt/store/dump"
+)
+
+func export(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
+	fs := flags("export", stderr)
+	user := fs.String("user", "", "only this user's tasks")
+	out := fs.String("out", "", "write to FILE (replaced only by a whole export) instead of standard output")
+	serverURL := fs.String("url", "", "the running server, when it holds the database (default http://127.0.0.1:$PORT); needs ADMIN_TOKEN")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, _, err := loadConfig(environ)
+	if err != nil {
+		return err
+	}
+	if *user != "" && !store.ValidUserID(*user) {
+		return usageError{errors.New("export: --user must be 1-128 visible ASCII characters without '/'")}
+	}
+	progress := progressTo(stderr, "exported")
+	var write func(w io.Writer) (int, error)
+	st, err := openStore(ctx, cfg, true)
+	switch {
+	case errors.Is(err, store.ErrLocked):
+		admin := adminClient{url: cmp.Or(*serverURL, localURL(cfg)), token: cfg.AdminToken, why: "export it"}
+		write = func(w io.Writer) (int, error) { return exportFromServer(ctx, admin, *user, w, progress) }
+	case err != nil:
+		return err
+	default:
+		defer st.Close()
+		d, ok := st.(store.Dumper)
+		if !ok {
+			return fmt.Errorf("export: %s cannot export", cfg.describeDatabase())
+		}
+		write = func(w io.Writer) (int, error) { return dump.Export(ctx, d, w, *user, progress) }
+	}
+	report := func(w io.Writer) error {
+		n, err := write(w)
+		progress(-n)
+		return err
+	}
+	if *out != "" {
+		err = atomicfile.Write(*out, report, nil)
+	} else {
+		err = report(stdout)
+	}
+	if err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	return nil
+}
+
+// exportFromServer streams the running server's /admin/export into w, as a
+// local export would have written it; a stream cut short is an error.
+func exportFromServer(ctx context.Context, admin adminClient, user string, w io.Writer, progress func(int)) (int, error) {
+	path := "/admin/export"
+	if user != "" {
+		path += "?user=" + url.QueryEscape(user)
+	}
+	resp, err := admin.do(ctx, http.MethodGet, path, "", nil)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	return dump.Copy(w, resp.Body, progress)
+}
+
+func importCmd(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
+	fs := flags("import", stderr)
+	serverURL := fs.String("url", "", "the running server, when it holds the database (default http://127.0.0.1:$PORT); needs ADMIN_TOKEN")
+	file, cfg, err := oneFileArg(fs, args, environ, "FILE (an export or a seed file)")
+	if err != nil {
+		return err
+	}
+	doc, err := readDocument(file)
+	if err != nil {
+		return fmt.Errorf("import: %w", err)
+	}
+	progress := progressTo(stderr, "imported")
+	var n int
+	st, err := openStore(ctx, cfg, false)
+	switch {
+	case errors.Is(err, store.ErrLocked):
+		admin := adminClient{url: cmp.Or(*serverURL, localURL(cfg)), token: cfg.AdminToken, why: "import into it"}
+		n, err = importThroughServer(ctx, admin, doc, cfg.BodyLimit, progress)
+	case err != nil:
+		return err
+	default:
+		defer st.Close()
+		l, ok := st.(store.Loader)
+		if !ok {
+			return fmt.Errorf("import: %s cannot import", cfg.describeDatabase())
+		}
+		n, err = dump.Import(ctx, l, doc, progress)
+	}
+	progress(-n)
+	if err != nil {
+		return fmt.Errorf("import: %w", err)
+	}
+	return nil
+}
+
+// importThroughServer sends a validated document to the running server one
+// user at a time, split into requests that fit in its body limit. Each
+// request is one transaction; the whole import is idempotent, so after a
+// failure running it again finishes it.
+func importThroughServer(ctx context.Context, admin adminClient, doc *dump.Document, bodyLimit int, progress func(int)) (int, error) {
+	maxBatch := max(4<<10, min(512<<10, bodyLimit/2)) // room for the user's header, and a server whose BODY_LIMIT differs
+	n := 0
+	for _, u := range doc.Users {
+		batches, err := u.Batches(maxBatch)
+		if err != nil {
+			return n, err
+		}
+		for _, b := range batches {
+			body, err := json.Marshal(b)
+			if err != nil {
+				return n, err
+			}
+			resp, err := admin.do(ctx, http.MethodPost, "/admin/import", "application/json", bytes.NewReader(body))
+			if err != nil {
+				return n, fmt.Errorf("user %q: %w (%d tasks were imported; importing again is safe)", u.UserID, err, n)
+			}
+			resp.Body.Close()
+			n += len(b.Tasks)
+			progress(n)
+		}
+	}
+	return n, nil
+}
+
+// importFile loads an export or seed file into st (serve --seed).
+func importFile(ctx context.Context, st store.Store, path string, progress func(int)) (int, error) {
+	l, ok := st.(store.Loader)
+	if !ok {
+		return 0, errors.New("this store cannot import")
+	}
+	doc, err := readDocument(path)
+	if err != nil {
+		return 0, err
+	}
+	return dump.Import(ctx, l, doc, progress)
+}
+
+// readDocument reads and validates a whole export or seed file: nothing is
+// loaded from a file with problems.
+func readDocument(path string) (*dump.Document, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	doc, err := dump.Read(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return doc, nil
+}
+
+// progressTo reports running counts on a terminal, and nothing when w is a
+// pipe or a file. A negative count is the final one.
+func progressTo(w io.Writer, verb string) func(int) {
+	f, ok := w.(*os.File)
+	if !ok {
+		return func(int) {}
+	}
+	if fi, err := f.Stat(); err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+		return func(int) {}
+	}
+	last := time.Time{}
+	return func(n int) {
+		if n < 0 {
+			fmt.Fprintf(f, "\r%s %d tasks\n", verb, -n)
+			return
+		}
+		if time.Since(last) > 100*time.Millisecond {
+			fmt.Fprintf(f, "\r%s %d tasks…", verb, n)
+			last = time.Now()
+		}
+	}
+}
