@@ -137,7 +137,7 @@ func getBackup(t *testing.T, client *http.Client, url string) *http.Response {
 // timeout allows for a whole response: a reader that keeps reading gets the
 // whole database, and the log records the stream when it ends.
 func TestStreamOutlastsWriteTimeout(t *testing.T) {
-	const timeout = 250 * time.Millisecond
+	const timeout = 500 * time.Millisecond
 	e := newEnv(t, api.Config{AdminToken: adminTok, ReadTimeout: timeout, WriteTimeout: timeout})
 	fill(t, e.store, 8)
 	url := e.listen()
@@ -159,7 +159,7 @@ func TestStreamOutlastsWriteTimeout(t *testing.T) {
 		if err != nil {
 			t.Fatalf("after %d bytes and %v: %v", n, time.Since(began), err)
 		}
-		time.Sleep(5 * time.Millisecond) // about 6 MB/s at most
+		time.Sleep(8 * time.Millisecond) // about 4 MB/s at most: 16 MB take 4 s
 	}
 	f.Close()
 	took := time.Since(began)
