@@ -36,7 +36,7 @@ func backup(ctx context.Context, args, environ []string, stdout, stderr io.Write
 
 // backupDirect snapshots a database no server holds.
 func backupDirect(ctx context.Context, cfg config, out string) (int64, error) {
-	st, err := openStore(ctx, cfg, true)
+	st, err := openStore(ctx, cfg, openOptions{ReadOnly: true})
 	if err != nil {
 		return 0, err
 	}

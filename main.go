@@ -63,6 +63,7 @@ var commands = map[string]commandFunc{
 	"export":      export,
 	"import":      importCmd,
 	"healthcheck": healthcheck,
+	"check":       check,
 	"version": func(_ context.Context, args, _ []string, stdout, stderr io.Writer) error {
 		if _, err := parse(flags("version", stderr), args); err != nil {
 			return err
@@ -123,6 +124,11 @@ var docs = []doc{
 			"was tried and what came back (--quiet: nothing). URL defaults to this host's HOST:PORT; a\n" +
 			"URL without a path means that server's /healthz. For images that have no curl.",
 		"taskbolt healthcheck http://127.0.0.1:8000"},
+	{"check", "check", "verify that the database's indexes and counts agree with its tasks",
+		"Reads the whole database DATABASE_URL names (stop the server first) and checks that every\n" +
+			"index and count agrees with the tasks, and that the file passes bbolt's consistency check.\n" +
+			"Exits 1, saying what disagrees, when it does not. An older file is migrated first.",
+		"taskbolt check"},
 	{"version", "version", "print the version", "Prints the version this binary was built from.", "taskbolt version"},
 }
 

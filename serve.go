@@ -62,7 +62,7 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 		return err
 	}
 	defer stopVerifiers()
-	st, err := openStore(ctx, cfg, false)
+	st, err := openStore(ctx, cfg, openOptions{Logger: log})
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"net/url"
 	"slices"
@@ -17,10 +18,8 @@ import (
 // storeDriver is what package main knows of one kind of store. Only open is
 // required; a nil capability makes the command that needs it say so.
 type storeDriver struct {
-	// open opens the store u names. readOnly is for commands that only read
-	// (backup, export): they share the store with other readers and never
-	// create or migrate it.
-	open func(ctx context.Context, u *url.URL, readOnly bool) (store.Store, error)
+	// open opens the store u names.
+	open func(ctx context.Context, u *url.URL, o openOptions) (store.Store, error)
 	// describe is u as the start-up log shows it; it must never show a
 	// password. Default u.Redacted().
 	describe func(u *url.URL) string
@@ -30,13 +29,21 @@ type storeDriver struct {
 	restore func(u *url.URL, backup string, force bool) error
 }
 
+// openOptions say how a command opens its store.
+type openOptions struct {
+	// ReadOnly is for commands that only read (backup, export): they share
+	// the store with other readers and never create or migrate it.
+	ReadOnly bool
+	Logger   *slog.Logger // for a migration's report; nil: none
+}
+
 // stores are the store implementations, by DATABASE_URL scheme. Adding a
 // store is one entry here plus its package.
 var stores = map[string]storeDriver{
 	"bolt": {
-		open: func(_ context.Context, u *url.URL, readOnly bool) (store.Store, error) {
-			opt := bolt.Options{ReadOnly: readOnly}
-			if readOnly {
+		open: func(_ context.Context, u *url.URL, o openOptions) (store.Store, error) {
+			opt := bolt.Options{ReadOnly: o.ReadOnly, Logger: o.Logger}
+			if o.ReadOnly {
 				opt.LockTimeout = 200 * time.Millisecond // a server holds it: ask the server instead
 			}
 			return bolt.Open(boltPath(u), opt)
@@ -97,7 +104,7 @@ func (c config) describeDatabase() string {
 }
 
 // openStore opens the store DATABASE_URL names.
-func openStore(ctx context.Context, cfg config, readOnly bool) (store.Store, error) {
+func openStore(ctx context.Context, cfg config, o openOptions) (store.Store, error) {
 	u, d := cfg.database()
-	return d.open(ctx, u, readOnly)
+	return d.open(ctx, u, o)
 }

@@ -34,9 +34,9 @@ func TestDatabaseURL(t *testing.T) {
 func TestStoreRegistry(t *testing.T) {
 	var got *url.URL
 	var gotCtx context.Context
-	stores["testdb"] = storeDriver{open: func(ctx context.Context, u *url.URL, readOnly bool) (store.Store, error) {
+	stores["testdb"] = storeDriver{open: func(ctx context.Context, u *url.URL, o openOptions) (store.Store, error) {
 		got, gotCtx = u, ctx
-		return bolt.Open(filepath.Join(t.TempDir(), "t.db"), bolt.Options{ReadOnly: readOnly})
+		return bolt.Open(filepath.Join(t.TempDir(), "t.db"), bolt.Options{ReadOnly: o.ReadOnly})
 	}}
 	t.Cleanup(func() { delete(stores, "testdb") })
 

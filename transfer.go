@@ -35,7 +35,7 @@ func export(ctx context.Context, args, environ []string, stdout, stderr io.Write
 	}
 	progress := progressTo(stderr, "exported")
 	var write func(w io.Writer) (int, error)
-	st, err := openStore(ctx, cfg, true)
+	st, err := openStore(ctx, cfg, openOptions{ReadOnly: true})
 	switch {
 	case errors.Is(err, store.ErrLocked):
 		admin := adminClient{url: cmp.Or(*serverURL, localURL(cfg)), token: cfg.AdminToken, why: "export it"}
@@ -94,7 +94,7 @@ func importCmd(ctx context.Context, args, environ []string, stdout, stderr io.Wr
 	}
 	progress := progressTo(stderr, "imported")
 	var n int
-	st, err := openStore(ctx, cfg, false)
+	st, err := openStore(ctx, cfg, openOptions{Logger: newLogger(cfg, stderr)})
 	switch {
 	case errors.Is(err, store.ErrLocked):
 		admin := adminClient{url: cmp.Or(*serverURL, localURL(cfg)), token: cfg.AdminToken, why: "import into it"}

@@ -122,6 +122,7 @@ func New(cfg Config) *fiber.App {
 	tasks.Patch("/:id", with(a.updateTask)...)
 	tasks.Patch("/:id/complete", with(a.completeTask)...)
 	tasks.Delete("/:id", with(a.deleteTask)...)
+	f.Get("/api/:user_id/tags", with(a.listTags)...)
 	a.adminRoutes(f)
 	answerUnknownMethods(f)
 	f.Server().HeaderReceived = a.requestConfig
@@ -154,8 +155,8 @@ func corsMiddleware(origins []string) fiber.Handler {
 	return cors.New(cors.Config{
 		AllowOrigins:     strings.Join(origins, ","),
 		AllowMethods:     "GET,POST,PUT,PATCH,DELETE,OPTIONS",
-		AllowHeaders:     "Authorization,Content-Type",
-		ExposeHeaders:    "X-Total-Count,Location,X-Request-ID",
+		AllowHeaders:     "Authorization,Content-Type,If-Match,If-None-Match,Idempotency-Key,Last-Event-ID",
+		ExposeHeaders:    "X-Total-Count,Location,X-Request-ID,ETag,X-Next-Occurrence,Idempotent-Replayed",
 		AllowCredentials: !wildcard, // never * with credentials
 		MaxAge:           600,
 	})

@@ -44,8 +44,16 @@ func TestTaskLifecycle(t *testing.T) {
 			t.Errorf("%s = %q, want RFC 3339 UTC with six fractional digits and Z", k, raw[k])
 		}
 	}
-	if len(raw) != 7 {
-		t.Errorf("task has fields %v, want exactly the 7 of the contract", raw)
+	if len(raw) != 12 {
+		t.Errorf("task has fields %v, want exactly the 12 of the contract", raw)
+	}
+	for k, want := range map[string]any{"priority": "none", "due_date": nil, "recurrence": nil, "remind_at": nil} {
+		if raw[k] != want {
+			t.Errorf("new task's %s = %v, want %v", k, raw[k], want)
+		}
+	}
+	if tags, ok := raw["tags"].([]any); !ok || len(tags) != 0 {
+		t.Errorf("new task's tags = %v, want []", raw["tags"])
 	}
 
 	r = e.do("POST", "/api/alice/tasks", tok, `{"title":"No description"}`)
@@ -295,8 +303,8 @@ func TestValidation(t *testing.T) {
 			`[{"type":"literal_error","loc":["query","status"],"msg":"Input should be 'all', 'pending' or 'completed'","input":"done","ctx":{"expected":"'all', 'pending' or 'completed'"}}]`},
 		{"Completed", "GET", "/api/alice/tasks?completed=maybe", ``,
 			`[{"type":"bool_parsing","loc":["query","completed"],"msg":"Input should be a valid boolean, unable to interpret input","input":"maybe"}]`},
-		{"Sort", "GET", "/api/alice/tasks?sort=priority", ``,
-			`[{"type":"literal_error","loc":["query","sort"],"msg":"Input should be 'created', 'updated', 'title' or 'id'","input":"priority","ctx":{"expected":"'created', 'updated', 'title' or 'id'"}}]`},
+		{"Sort", "GET", "/api/alice/tasks?sort=rank", ``,
+			`[{"type":"literal_error","loc":["query","sort"],"msg":"Input should be 'created', 'updated', 'title', 'id', 'due_date' or 'priority'","input":"rank","ctx":{"expected":"'created', 'updated', 'title', 'id', 'due_date' or 'priority'"}}]`},
 		{"Order", "GET", "/api/alice/tasks?order=up", ``,
 			`[{"type":"literal_error","loc":["query","order"],"msg":"Input should be 'asc' or 'desc'","input":"up","ctx":{"expected":"'asc' or 'desc'"}}]`},
 		{"EveryQueryProblem", "GET", "/api/alice/tasks?status=x&limit=0&offset=y", ``,
@@ -580,14 +588,14 @@ func TestCORS(t *testing.T) {
 		"Access-Control-Allow-Origin":      "https://app.example.com",
 		"Access-Control-Allow-Credentials": "true",
 		"Access-Control-Allow-Methods":     "GET,POST,PUT,PATCH,DELETE,OPTIONS",
-		"Access-Control-Allow-Headers":     "Authorization,Content-Type",
+		"Access-Control-Allow-Headers":     "Authorization,Content-Type,If-Match,If-None-Match,Idempotency-Key,Last-Event-ID",
 	} {
 		if got := pre.header.Get(k); got != want {
 			t.Errorf("preflight %s = %q, want %q", k, got, want)
 		}
 	}
 	r := e.do("GET", "/api/alice/tasks", token(t, "alice"), "", "Origin", "http://localhost:3000")
-	if r.header.Get("Access-Control-Allow-Origin") != "http://localhost:3000" || r.header.Get("Access-Control-Expose-Headers") != "X-Total-Count,Location,X-Request-ID" {
+	if r.header.Get("Access-Control-Allow-Origin") != "http://localhost:3000" || r.header.Get("Access-Control-Expose-Headers") != "X-Total-Count,Location,X-Request-ID,ETag,X-Next-Occurrence,Idempotent-Replayed" {
 		t.Errorf("actual request CORS headers: %v", r.header)
 	}
 	evil := e.do("OPTIONS", "/api/alice/tasks", "", "", "Origin", "https://evil.example", "Access-Control-Request-Method", "GET")

@@ -13,6 +13,7 @@ import (
 
 	"taskbolt/api"
 	"taskbolt/api/metrics"
+	"taskbolt/store"
 )
 
 func openAPIDoc(t *testing.T, e *testEnv) map[string]any {
@@ -235,4 +236,43 @@ func asSlice(v any) []any {
 func asMap(v any) map[string]any {
 	m, _ := v.(map[string]any)
 	return m
+}
+
+// TestOpenAPIEnumsAreTheStore's: the documented sort keys, statuses,
+// priorities and recurrences are the ones the store defines, which the
+// parser also takes its literals from.
+func TestOpenAPIEnumsAreTheStores(t *testing.T) {
+	doc := openAPIDoc(t, newEnv(t, api.Config{}))
+	get := func(path ...string) any {
+		var v any = doc
+		for _, p := range path {
+			v = v.(map[string]any)[p]
+		}
+		return v
+	}
+	strs := func(v any) []string {
+		var out []string
+		for _, x := range v.([]any) {
+			if s, ok := x.(string); ok { // a null in a nullable enum is not a name
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	for _, c := range []struct {
+		name string
+		got  any
+		want []string
+	}{
+		{"sort", get("components", "parameters", "Sort", "schema", "enum"), store.SortKeys},
+		{"status", get("components", "parameters", "Status", "schema", "enum"), store.Statuses},
+		{"Task.priority", get("components", "schemas", "Task", "properties", "priority", "enum"), store.Priorities},
+		{"TaskCreate.priority", get("components", "schemas", "TaskCreate", "properties", "priority", "enum"), store.Priorities},
+		{"Task.recurrence", get("components", "schemas", "Task", "properties", "recurrence", "enum"), store.Recurrences},
+		{"TaskUpdate.recurrence", get("components", "schemas", "TaskUpdate", "properties", "recurrence", "enum"), store.Recurrences},
+	} {
+		if got := strs(c.got); !slices.Equal(got, c.want) {
+			t.Errorf("%s enum %v, the store's %v", c.name, got, c.want)
+		}
+	}
 }

@@ -39,20 +39,15 @@ func sendTask(c *fiber.Ctx, status int, t *store.Task) error {
 
 func (a *app) listTasks(c *fiber.Ctx) error {
 	args := c.Context().QueryArgs()
-	q, none, err := parseListQuery(func(key string) (string, bool) {
-		// A repeated parameter counts by its last value, as in Starlette.
-		vs := args.PeekMulti(key)
-		if len(vs) == 0 {
-			return "", false
+	q, err := parseListQuery(func(key string) []string {
+		var out []string
+		for _, v := range args.PeekMulti(key) {
+			out = append(out, string(v))
 		}
-		return string(vs[len(vs)-1]), true
-	})
+		return out
+	}, time.Now())
 	if err != nil {
 		return err
-	}
-	if none {
-		c.Set("X-Total-Count", "0")
-		return sendJSON(c, fiber.StatusOK, []byte("[]"))
 	}
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
@@ -124,7 +119,24 @@ func (a *app) patch(c *fiber.Ctx, parse func([]byte) (store.Patch, error)) error
 	if err != nil {
 		return err
 	}
+	if t.NextOccurrence != 0 {
+		c.Set(headerNextOccurrence, strconv.FormatUint(t.NextOccurrence, 10))
+	}
 	return sendTask(c, fiber.StatusOK, &t)
+}
+
+// headerNextOccurrence names the task that completing a recurring one created.
+const headerNextOccurrence = "X-Next-Occurrence"
+
+// listTags serves every tag on the user's tasks with its count.
+func (a *app) listTags(c *fiber.Ctx) error {
+	start := time.Now()
+	tags, err := a.store.Tags(c.UserContext(), owner(c))
+	a.timeStore("tags", start, err)
+	if err != nil {
+		return err
+	}
+	return writeJSON(c, fiber.StatusOK, tags)
 }
 
 func (a *app) deleteTask(c *fiber.Ctx) error {

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"taskbolt/store"
@@ -65,6 +67,11 @@ func jsonProblem(pos int, msg string) error {
 		Input: map[string]any{}, Ctx: map[string]any{"error": msg}}}}
 }
 
+// problem places a store rule's problem at loc with the input it refused.
+func problem(p *store.Problem, loc []any, input any) Problem {
+	return Problem{Type: p.Type, Loc: loc, Msg: p.Msg, Input: input, Ctx: p.Ctx}
+}
+
 // fieldTitle validates a title: a string, trimmed, 1..MaxTitleLen code points.
 func fieldTitle(ve *ValidationError, v any) (string, bool) {
 	s, ok := v.(string)
@@ -72,14 +79,9 @@ func fieldTitle(ve *ValidationError, v any) (string, bool) {
 		ve.add(stringType("title", v))
 		return "", false
 	}
-	t := strings.TrimSpace(s)
-	switch n := utf8.RuneCountInString(t); {
-	case n < 1:
-		ve.add(Problem{Type: "string_too_short", Loc: []any{"body", "title"}, Msg: "String should have at least 1 character",
-			Input: s, Ctx: map[string]any{"min_length": 1}})
-		return "", false
-	case n > store.MaxTitleLen:
-		ve.add(tooLong("title", s, store.MaxTitleLen))
+	t, p := store.CleanTitle(s)
+	if p != nil {
+		ve.add(problem(p, []any{"body", "title"}, s))
 		return "", false
 	}
 	return t, true
@@ -96,11 +98,98 @@ func fieldDescription(ve *ValidationError, v any) (*string, bool) {
 		ve.add(stringType("description", v))
 		return nil, false
 	}
-	if utf8.RuneCountInString(s) > store.MaxDescriptionLen {
-		ve.add(tooLong("description", s, store.MaxDescriptionLen))
+	if p := store.CheckDescription(s); p != nil {
+		ve.add(problem(p, []any{"body", "description"}, s))
 		return nil, false
 	}
 	return &s, true
+}
+
+// fieldPriority validates a priority: one of store.Priorities.
+func fieldPriority(ve *ValidationError, v any) (store.Priority, bool) {
+	s, ok := v.(string)
+	if !ok {
+		ve.add(stringType("priority", v))
+		return 0, false
+	}
+	p, prob := store.ParsePriority(s)
+	if prob != nil {
+		ve.add(problem(prob, []any{"body", "priority"}, s))
+		return 0, false
+	}
+	return p, true
+}
+
+// fieldRecurrence validates a recurrence: one of store.Recurrences, or null.
+func fieldRecurrence(ve *ValidationError, v any) (store.Recurrence, bool) {
+	if v == nil {
+		return store.RecurNone, true
+	}
+	s, ok := v.(string)
+	if !ok {
+		ve.add(stringType("recurrence", v))
+		return "", false
+	}
+	r, prob := store.ParseRecurrence(s)
+	if prob != nil {
+		ve.add(problem(prob, []any{"body", "recurrence"}, s))
+		return "", false
+	}
+	return r, true
+}
+
+// fieldTags validates a tag list: a list of at most MaxTags tags, each
+// cleaned; duplicates by case collapse to the first spelling.
+func fieldTags(ve *ValidationError, v any) ([]string, bool) {
+	list, ok := v.([]any)
+	if !ok {
+		ve.add(Problem{Type: "list_type", Loc: []any{"body", "tags"}, Msg: "Input should be a valid list", Input: v})
+		return nil, false
+	}
+	tags := make([]string, 0, len(list))
+	valid := true
+	for i, item := range list {
+		s, ok := item.(string)
+		if !ok {
+			ve.add(Problem{Type: "string_type", Loc: []any{"body", "tags", i}, Msg: "Input should be a valid string", Input: item})
+			valid = false
+			continue
+		}
+		t, p := store.CleanTag(s)
+		if p != nil {
+			ve.add(problem(p, []any{"body", "tags", i}, s))
+			valid = false
+			continue
+		}
+		tags = append(tags, t)
+	}
+	if !valid {
+		return nil, false
+	}
+	tags = store.DedupTags(tags)
+	if len(tags) > store.MaxTags {
+		ve.add(problem(store.TooManyTags(len(tags)), []any{"body", "tags"}, v))
+		return nil, false
+	}
+	return tags, true
+}
+
+// fieldDateTime validates a due date or a reminder time, or null.
+func fieldDateTime(ve *ValidationError, field string, v any) (*time.Time, bool) {
+	if v == nil {
+		return nil, true
+	}
+	s, ok := v.(string)
+	if !ok {
+		ve.add(Problem{Type: "datetime_type", Loc: []any{"body", field}, Msg: "Input should be a valid datetime", Input: v})
+		return nil, false
+	}
+	t, p := store.ParseDateTime(s)
+	if p != nil {
+		ve.add(problem(p, []any{"body", field}, s))
+		return nil, false
+	}
+	return &t, true
 }
 
 // fieldBool validates a boolean the way pydantic's lax mode does: true/false,
@@ -144,11 +233,6 @@ func stringType(field string, v any) Problem {
 	return Problem{Type: "string_type", Loc: []any{"body", field}, Msg: "Input should be a valid string", Input: v}
 }
 
-func tooLong(field, s string, max int) Problem {
-	return Problem{Type: "string_too_long", Loc: []any{"body", field},
-		Msg: fmt.Sprintf("String should have at most %d characters", max), Input: s, Ctx: map[string]any{"max_length": max}}
-}
-
 // parseCreate validates a TaskCreate body.
 func parseCreate(body []byte) (store.NewTask, error) {
 	obj, err := decodeObject(body, false)
@@ -166,6 +250,21 @@ func parseCreate(body []byte) (store.NewTask, error) {
 	}
 	if v, ok := obj["description"]; ok {
 		in.Description, _ = fieldDescription(&ve, v)
+	}
+	if v, ok := obj["priority"]; ok {
+		in.Priority, _ = fieldPriority(&ve, v)
+	}
+	if v, ok := obj["tags"]; ok {
+		in.Tags, _ = fieldTags(&ve, v)
+	}
+	if v, ok := obj["due_date"]; ok {
+		in.DueDate, _ = fieldDateTime(&ve, "due_date", v)
+	}
+	if v, ok := obj["recurrence"]; ok {
+		in.Recurrence, _ = fieldRecurrence(&ve, v)
+	}
+	if v, ok := obj["remind_at"]; ok {
+		in.RemindAt, _ = fieldDateTime(&ve, "remind_at", v)
 	}
 	return in, ve.err()
 }
@@ -193,6 +292,27 @@ func parseUpdate(body []byte) (store.Patch, error) {
 		if b, ok := fieldBool(&ve, []any{"body", "completed"}, v); ok {
 			p.Completed = &b
 		}
+	}
+	if v, ok := obj["priority"]; ok {
+		if pr, ok := fieldPriority(&ve, v); ok {
+			p.Priority = &pr
+		}
+	}
+	if v, ok := obj["tags"]; ok {
+		if tags, ok := fieldTags(&ve, v); ok {
+			p.Tags = &tags
+		}
+	}
+	if v, ok := obj["due_date"]; ok {
+		p.DueDate, p.SetDueDate = fieldDateTime(&ve, "due_date", v)
+	}
+	if v, ok := obj["recurrence"]; ok {
+		if r, ok := fieldRecurrence(&ve, v); ok {
+			p.Recurrence = &r
+		}
+	}
+	if v, ok := obj["remind_at"]; ok {
+		p.RemindAt, p.SetRemindAt = fieldDateTime(&ve, "remind_at", v)
 	}
 	return p, ve.err()
 }
@@ -229,69 +349,123 @@ func parseTaskID(raw string) (uint64, error) {
 	return id, nil
 }
 
-// queryArgs is what a list handler needs from the query string; a function
-// so that tests and handlers need not share Fiber types.
-type queryArgs func(key string) (value string, present bool)
+// queryArgs is what a list handler needs from the query string: every
+// value of a parameter, in order; a function so that tests and handlers need
+// not share Fiber types.
+type queryArgs func(key string) []string
+
+// last is a parameter's value when it counts by its last value, as in
+// Starlette.
+func last(arg queryArgs, key string) (string, bool) {
+	vs := arg(key)
+	if len(vs) == 0 {
+		return "", false
+	}
+	return vs[len(vs)-1], true
+}
 
 // parseListQuery validates the list parameters of CONTRACT.md. status and
 // completed are two spellings of one filter; given both, a task must pass
 // both, so contradicting values (status=pending&completed=true) select
-// nothing and none is true.
-func parseListQuery(arg queryArgs) (q store.ListQuery, none bool, err error) {
+// nothing: q.None.
+func parseListQuery(arg queryArgs, now time.Time) (q store.ListQuery, err error) {
 	var ve ValidationError
 	q = store.DefaultQuery()
-	if v, ok := arg("status"); ok {
-		if s, ok := literal(&ve, "status", v, "all", "pending", "completed"); ok {
+	q.Now = now
+	if v, ok := last(arg, "status"); ok {
+		if s, ok := literal(&ve, "status", v, store.Statuses...); ok {
 			q.Status = store.Status(s)
 		}
 	}
-	if v, ok := arg("completed"); ok {
+	if v, ok := last(arg, "completed"); ok {
 		if b, ok := fieldBool(&ve, []any{"query", "completed"}, v); ok {
 			want := store.StatusPending
 			if b {
 				want = store.StatusCompleted
 			}
-			none = q.Status != store.StatusAll && q.Status != want
+			q.None = q.Status != store.StatusAll && q.Status != want
 			q.Status = want
 		}
 	}
-	if v, ok := arg("sort"); ok {
-		if s, ok := literal(&ve, "sort", v, "created", "updated", "title", "id"); ok {
+	// priority: a comma list, or repeated: any of them.
+	for _, v := range arg("priority") {
+		for _, name := range strings.Split(v, ",") {
+			if p, ok := literal(&ve, "priority", strings.TrimSpace(name), store.Priorities...); ok {
+				pr, _ := store.ParsePriority(p)
+				if !slices.Contains(q.Priorities, pr) {
+					q.Priorities = append(q.Priorities, pr)
+				}
+			}
+		}
+	}
+	// tag, repeated: tasks having every one of them.
+	for _, v := range arg("tag") {
+		t, p := store.CleanTag(v)
+		if p != nil {
+			ve.add(Problem{Type: p.Type, Loc: []any{"query", "tag"}, Msg: p.Msg, Input: v, Ctx: p.Ctx})
+			continue
+		}
+		if f := store.FoldTag(t); !slices.Contains(q.Tags, f) {
+			q.Tags = append(q.Tags, f)
+		}
+	}
+	for _, name := range []string{"search", "q"} { // q wins when both are given
+		if v, ok := last(arg, name); ok {
+			if utf8.RuneCountInString(v) > store.MaxSearchLen {
+				ve.add(Problem{Type: "string_too_long", Loc: []any{"query", name},
+					Msg: fmt.Sprintf("String should have at most %d characters", store.MaxSearchLen), Input: v, Ctx: map[string]any{"max_length": store.MaxSearchLen}})
+				continue
+			}
+			q.Search = store.FoldText(v)
+		}
+	}
+	for _, d := range []struct {
+		name string
+		dst  **time.Time
+	}{{"due_before", &q.DueBefore}, {"due_after", &q.DueAfter}} {
+		if v, ok := last(arg, d.name); ok {
+			t, p := store.ParseDateTime(v)
+			if p != nil {
+				ve.add(Problem{Type: p.Type, Loc: []any{"query", d.name}, Msg: p.Msg, Input: v, Ctx: p.Ctx})
+				continue
+			}
+			*d.dst = &t
+		}
+	}
+	if v, ok := last(arg, "overdue"); ok {
+		if b, ok := fieldBool(&ve, []any{"query", "overdue"}, v); ok {
+			q.Overdue = &b
+		}
+	}
+	if v, ok := last(arg, "sort"); ok {
+		if s, ok := literal(&ve, "sort", v, store.SortKeys...); ok {
 			q.Sort = store.SortKey(s)
 		}
 	}
 	q.Desc = store.DefaultDesc(q.Sort)
-	if v, ok := arg("order"); ok {
+	if v, ok := last(arg, "order"); ok {
 		if s, ok := literal(&ve, "order", v, "asc", "desc"); ok {
 			q.Desc = s == "desc"
 		}
 	}
-	if v, ok := arg("limit"); ok {
+	if v, ok := last(arg, "limit"); ok {
 		if n, ok := boundedInt(&ve, "limit", v, 1, store.MaxLimit); ok {
 			q.Limit = n
 		}
 	}
-	if v, ok := arg("offset"); ok {
+	if v, ok := last(arg, "offset"); ok {
 		if n, ok := boundedInt(&ve, "offset", v, 0, -1); ok {
 			q.Offset = n
 		}
 	}
-	return q, none, ve.err()
+	return q, ve.err()
 }
 
 func literal(ve *ValidationError, name, v string, allowed ...string) (string, bool) {
-	for _, a := range allowed {
-		if v == a {
-			return v, true
-		}
+	if slices.Contains(allowed, v) {
+		return v, true
 	}
-	quoted := make([]string, len(allowed))
-	for i, a := range allowed {
-		quoted[i] = "'" + a + "'"
-	}
-	expected := strings.Join(quoted[:len(quoted)-1], ", ") + " or " + quoted[len(quoted)-1]
-	ve.add(Problem{Type: "literal_error", Loc: []any{"query", name}, Msg: "Input should be " + expected,
-		Input: v, Ctx: map[string]any{"expected": expected}})
+	ve.add(problem(store.LiteralProblem(allowed...), []any{"query", name}, v))
 	return "", false
 }
 

@@ -30,11 +30,39 @@ func (t *Task) AppendJSON(dst []byte) []byte {
 	}
 	dst = append(dst, `,"completed":`...)
 	dst = strconv.AppendBool(dst, t.Completed)
+	dst = append(dst, `,"priority":"`...)
+	dst = append(dst, t.Priority.String()...)
+	dst = append(dst, `","tags":[`...)
+	for i, tag := range t.Tags {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendJSONString(dst, tag)
+	}
+	dst = append(dst, `],"due_date":`...)
+	dst = appendTime(dst, t.DueDate)
+	dst = append(dst, `,"recurrence":`...)
+	if t.Recurrence == RecurNone {
+		dst = append(dst, "null"...)
+	} else {
+		dst = appendJSONString(dst, string(t.Recurrence))
+	}
+	dst = append(dst, `,"remind_at":`...)
+	dst = appendTime(dst, t.RemindAt)
 	dst = append(dst, `,"created_at":"`...)
 	dst = t.CreatedAt.UTC().AppendFormat(dst, TimeLayout)
 	dst = append(dst, `","updated_at":"`...)
 	dst = t.UpdatedAt.UTC().AppendFormat(dst, TimeLayout)
 	return append(dst, `"}`...)
+}
+
+func appendTime(dst []byte, t *time.Time) []byte {
+	if t == nil {
+		return append(dst, "null"...)
+	}
+	dst = append(dst, '"')
+	dst = t.UTC().AppendFormat(dst, TimeLayout)
+	return append(dst, '"')
 }
 
 // AppendTasksJSON appends tasks as a JSON array (never null).
@@ -55,16 +83,43 @@ func (t Task) MarshalJSON() ([]byte, error) { return t.AppendJSON(nil), nil }
 // UnmarshalJSON reads the wire encoding back, for stores and test clients.
 func (t *Task) UnmarshalJSON(b []byte) error {
 	var w struct {
-		ID          uint64  `json:"id"`
-		UserID      string  `json:"user_id"`
-		Title       string  `json:"title"`
-		Description *string `json:"description"`
-		Completed   bool    `json:"completed"`
-		CreatedAt   string  `json:"created_at"`
-		UpdatedAt   string  `json:"updated_at"`
+		ID          uint64   `json:"id"`
+		UserID      string   `json:"user_id"`
+		Title       string   `json:"title"`
+		Description *string  `json:"description"`
+		Completed   bool     `json:"completed"`
+		Priority    string   `json:"priority"`
+		Tags        []string `json:"tags"`
+		DueDate     *string  `json:"due_date"`
+		Recurrence  *string  `json:"recurrence"`
+		RemindAt    *string  `json:"remind_at"`
+		CreatedAt   string   `json:"created_at"`
+		UpdatedAt   string   `json:"updated_at"`
 	}
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err
+	}
+	var prio Priority
+	if w.Priority != "" {
+		var p *Problem
+		if prio, p = ParsePriority(w.Priority); p != nil {
+			return fmt.Errorf("priority: %w", p)
+		}
+	}
+	var rec Recurrence
+	if w.Recurrence != nil {
+		rec = Recurrence(*w.Recurrence)
+	}
+	due, err := parseOptionalTime(w.DueDate)
+	if err != nil {
+		return fmt.Errorf("due_date: %w", err)
+	}
+	remind, err := parseOptionalTime(w.RemindAt)
+	if err != nil {
+		return fmt.Errorf("remind_at: %w", err)
+	}
+	if w.Tags == nil {
+		w.Tags = []string{}
 	}
 	created, err := time.Parse(TimeLayout, w.CreatedAt)
 	if err != nil {
@@ -74,9 +129,20 @@ func (t *Task) UnmarshalJSON(b []byte) error {
 	if err != nil {
 		return fmt.Errorf("updated_at: %w", err)
 	}
-	*t = Task{ID: w.ID, UserID: w.UserID, Title: w.Title, Description: w.Description,
-		Completed: w.Completed, CreatedAt: created, UpdatedAt: updated}
+	*t = Task{ID: w.ID, UserID: w.UserID, Title: w.Title, Description: w.Description, Completed: w.Completed,
+		Priority: prio, Tags: w.Tags, DueDate: due, Recurrence: rec, RemindAt: remind, CreatedAt: created, UpdatedAt: updated}
 	return nil
+}
+
+func parseOptionalTime(s *string) (*time.Time, error) {
+	if s == nil {
+		return nil, nil
+	}
+	t, err := time.Parse(TimeLayout, *s)
+	if err != nil {
+		return nil, err
+	}
+	return &t, nil
 }
 
 const hexDigits = "0123456789abcdef"

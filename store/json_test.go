@@ -20,9 +20,25 @@ func sample(title string) store.Task {
 func TestAppendJSON(t *testing.T) {
 	task := sample("Buy milk")
 	want := `{"id":17,"user_id":"hV2pX0yq8wQm3nZr7tLk4sBc9dFg1jEa","title":"Buy milk","description":"Buy milk","completed":false,` +
+		`"priority":"none","tags":[],"due_date":null,"recurrence":null,"remind_at":null,` +
 		`"created_at":"2026-11-30T08:51:42.120000Z","updated_at":"2026-11-30T08:51:42.120001Z"}`
 	if got := string(task.AppendJSON(nil)); got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
+	}
+	due := time.Date(2026, 12, 24, 17, 0, 0, 0, time.UTC)
+	remind := due.Add(-time.Hour)
+	full := task
+	full.Priority, full.Tags, full.DueDate, full.Recurrence, full.RemindAt = store.PriorityHigh, []string{"home", "err\"ands"}, &due, store.RecurWeekly, &remind
+	want = `{"id":17,"user_id":"hV2pX0yq8wQm3nZr7tLk4sBc9dFg1jEa","title":"Buy milk","description":"Buy milk","completed":false,` +
+		`"priority":"high","tags":["home","err\"ands"],"due_date":"2026-12-24T17:00:00.000000Z","recurrence":"weekly","remind_at":"2026-12-24T16:00:00.000000Z",` +
+		`"created_at":"2026-11-30T08:51:42.120000Z","updated_at":"2026-11-30T08:51:42.120001Z"}`
+	if got := string(full.AppendJSON(nil)); got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+	var back store.Task
+	if err := json.Unmarshal([]byte(want), &back); err != nil || back.Priority != store.PriorityHigh || len(back.Tags) != 2 ||
+		!back.DueDate.Equal(due) || back.Recurrence != store.RecurWeekly || !back.RemindAt.Equal(remind) {
+		t.Errorf("round trip: %+v %v", back, err)
 	}
 	task.Description = nil
 	if got := string(task.AppendJSON(nil)); !strings.Contains(got, `"description":null`) {

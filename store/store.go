@@ -17,6 +17,9 @@ const (
 	MaxTitleLen       = 200
 	MaxDescriptionLen = 1000
 	MaxUserIDLen      = 128
+	MaxTagLen         = 50
+	MaxTags           = 20
+	MaxSearchLen      = 200
 )
 
 // Sentinel errors. Backends wrap them with %w; callers test with errors.Is.
@@ -41,27 +44,59 @@ type Task struct {
 	Title       string
 	Description *string // nil is JSON null
 	Completed   bool
-	CreatedAt   time.Time // UTC, microsecond precision
-	UpdatedAt   time.Time // UTC, microsecond precision, strictly increasing per change
+	Priority    Priority
+	Tags        []string   // never nil on a task a store returns; see CleanTags
+	DueDate     *time.Time // UTC, microsecond precision; nil is JSON null
+	Recurrence  Recurrence
+	RemindAt    *time.Time // UTC, microsecond precision; nil is JSON null
+	CreatedAt   time.Time  // UTC, microsecond precision
+	UpdatedAt   time.Time  // UTC, microsecond precision, strictly increasing per change
+	// Spawned records that this recurring task has created its next
+	// occurrence: a task does so at most once in its life. Not served.
+	Spawned bool
+	// NextOccurrence is set only on the task Update returns, when that update
+	// completed a recurring task and so created its next occurrence (this id,
+	// in the same transaction). It is not stored.
+	NextOccurrence uint64
 }
 
-// NewTask is the input of Store.Create. Title is already trimmed and validated.
+// NewTask is the input of Store.Create, already validated and normalized
+// (see CleanTitle, CleanTags, ParseDateTime).
 type NewTask struct {
 	Title       string
 	Description *string
+	Priority    Priority
+	Tags        []string
+	DueDate     *time.Time
+	Recurrence  Recurrence
+	RemindAt    *time.Time
 }
 
-// Patch is a partial update. A nil pointer leaves the field as it is.
+// Patch is a partial update. A nil pointer leaves the field as it is; a
+// nullable field is applied only when its Set flag is true, so a patch can
+// both keep it (false) and set it to null (true, nil).
 type Patch struct {
-	Title *string
-	// Description is applied only when SetDescription is true, so a patch can
-	// both keep the description (false) and set it to null (true, nil).
+	Title          *string
 	Description    *string
 	SetDescription bool
 	Completed      *bool
 	// ToggleCompleted flips Completed atomically inside the write
 	// transaction. It is ignored when Completed is set.
 	ToggleCompleted bool
+	Priority        *Priority
+	Tags            *[]string
+	DueDate         *time.Time
+	SetDueDate      bool
+	Recurrence      *Recurrence
+	RemindAt        *time.Time
+	SetRemindAt     bool
+}
+
+// TagCount is one entry of a user's tags: the name as first written, and how
+// many of the user's tasks (completed ones too) carry it.
+type TagCount struct {
+	Name  string `json:"name"`
+	Count int    `json:"count"`
 }
 
 // Store keeps tasks per owner. Every method takes the owner explicitly, and an
@@ -69,14 +104,29 @@ type Patch struct {
 // a task of another owner is ErrNotFound.
 //
 // Implementations are safe for concurrent use.
+//
+// Guarantees every implementation keeps (store/storetest checks them):
+//   - ids are per owner, from 1, without gaps under concurrent creates, and
+//     never reused after a delete (Reset starts them at 1 again);
+//   - timestamps are UTC at microsecond precision; updated_at moves forward by
+//     at least a microsecond on every change; created_at never changes;
+//   - titles sort by Unicode code point (PostgreSQL: COLLATE "C");
+//   - completing a recurring task that has not spawned creates its next
+//     occurrence (Next) in the same transaction.
 type Store interface {
 	Create(ctx context.Context, owner string, in NewTask) (Task, error)
 	Get(ctx context.Context, owner string, id uint64) (Task, error)
 	// List returns one page of the owner's tasks matching q and the number of
 	// matching tasks before paging.
 	List(ctx context.Context, owner string, q ListQuery) (tasks []Task, total int, err error)
+	// Update applies p. When it completes a recurring task that has not
+	// spawned yet, the same transaction creates the next occurrence and the
+	// returned task's NextOccurrence is its id.
 	Update(ctx context.Context, owner string, id uint64, p Patch) (Task, error)
 	Delete(ctx context.Context, owner string, id uint64) error
+	// Tags lists every tag on the owner's tasks with its count, ordered by
+	// name without regard to case.
+	Tags(ctx context.Context, owner string) ([]TagCount, error)
 	// Ping reports whether the store can serve reads.
 	Ping(ctx context.Context) error
 	// Close releases the store. Call it only after all requests have finished.
@@ -137,4 +187,10 @@ type Resetter interface {
 // Sizer reports how many bytes the store's data takes (a metrics gauge).
 type Sizer interface {
 	Size(ctx context.Context) (int64, error)
+}
+
+// Checker verifies that a store's derived data (indexes, counts) agrees with
+// its tasks: `taskbolt check`, and the tests after every step.
+type Checker interface {
+	Check(ctx context.Context) error
 }

@@ -70,11 +70,11 @@ func (s *Store) Load(ctx context.Context, owner string, lastID uint64, tasks []s
 	}
 	out := make([]store.Task, len(tasks))
 	err := s.db.Update(func(tx *bbolt.Tx) error {
-		u, b, err := createUser(tx, owner)
+		u, err := openUser(tx, owner)
 		if err != nil {
 			return err
 		}
-		seq := max(u.Sequence(), lastID)
+		seq := max(u.user.Sequence(), lastID)
 		for _, t := range tasks {
 			seq = max(seq, t.ID)
 		}
@@ -92,12 +92,24 @@ func (s *Store) Load(ctx context.Context, owner string, lastID uint64, tasks []s
 				t.UpdatedAt = t.CreatedAt
 			}
 			t.CreatedAt, t.UpdatedAt = t.CreatedAt.UTC().Truncate(time.Microsecond), t.UpdatedAt.UTC().Truncate(time.Microsecond)
-			if err := b.Put(idKey(t.ID), encodeTask(&t)); err != nil {
+			if t.Tags == nil {
+				t.Tags = []string{}
+			}
+			t.NextOccurrence = 0
+			var old *store.Task
+			if v := u.tasks.Get(idKey(t.ID)); v != nil {
+				prev, err := decodeTask(v)
+				if err != nil {
+					return err
+				}
+				old = &prev
+			}
+			if err := putTask(u, old, &t); err != nil {
 				return err
 			}
 			out[i] = t
 		}
-		return u.SetSequence(seq)
+		return u.user.SetSequence(seq)
 	})
 	if err != nil {
 		return nil, classify(err)

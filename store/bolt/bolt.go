@@ -2,9 +2,10 @@
 //
 // Layout:
 //
-//	meta/schema_version             = "1"
+//	meta/schema_version             = "2"
 //	users/<user_id>                 (its sequence is the user's next task id)
 //	users/<user_id>/tasks/<id>      = header + wire JSON (see codec.go)
+//	users/<user_id>/idx, rec, counts  the user's indexes (see index.go)
 //
 // Task ids come from the user bucket's NextSequence, so they are unique per
 // user and never reused after a delete. Every write goes through db.Batch, so
@@ -12,14 +13,13 @@
 package bolt
 
 import (
-	"cmp"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
-	"slices"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -30,8 +30,9 @@ import (
 )
 
 // SchemaVersion is the layout version written to meta/schema_version. Open
-// refuses a file with any other version rather than misread it.
-const SchemaVersion = 1
+// migrates an older file in place and refuses a newer one rather than
+// misread it.
+const SchemaVersion = 2
 
 var (
 	metaBucket    = []byte("meta")
@@ -51,8 +52,10 @@ type Options struct {
 	// Now is the clock; tests replace it. Default time.Now.
 	Now func() time.Time
 	// ReadOnly opens the file for reading only, sharing it with other
-	// readers; it never initialises an empty file.
+	// readers; it never initialises an empty file nor migrates an old one.
 	ReadOnly bool
+	// Logger receives a line when a file is migrated. Default: none.
+	Logger *slog.Logger
 }
 
 // Store is a store.Store over a bbolt file.
@@ -60,6 +63,7 @@ type Store struct {
 	db   *bbolt.DB
 	path string
 	now  func() time.Time
+	log  *slog.Logger
 }
 
 var (
@@ -101,7 +105,7 @@ func Open(path string, opt Options) (*Store, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	db.MaxBatchDelay = opt.MaxBatchDelay
-	s := &Store{db: db, path: path, now: opt.Now}
+	s := &Store{db: db, path: path, now: opt.Now, log: opt.Logger}
 	if err := s.checkSchema(); err != nil {
 		db.Close()
 		return nil, err
@@ -109,43 +113,56 @@ func Open(path string, opt Options) (*Store, error) {
 	return s, nil
 }
 
-// checkSchema initialises an empty file and verifies an existing one.
+// checkSchema initialises an empty file, migrates an older one in place
+// (migrate.go) and refuses a newer one. A read-only store reads an older file
+// as it is: backups and exports of it work, lists need the migration.
 func (s *Store) checkSchema() error {
 	var empty bool
+	var version int
 	err := s.db.View(func(tx *bbolt.Tx) error {
 		meta := tx.Bucket(metaBucket)
 		if meta == nil {
 			k, _ := tx.Cursor().First()
 			empty = k == nil
-			return nil
-		}
-		v := meta.Get(schemaVersion)
-		if string(v) != strconv.Itoa(SchemaVersion) {
-			return fmt.Errorf("open %s: schema version %q, this taskbolt reads %d", s.path, v, SchemaVersion)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	if !empty || s.db.IsReadOnly() {
-		return s.db.View(func(tx *bbolt.Tx) error {
-			if tx.Bucket(metaBucket) == nil {
+			if !empty {
 				return fmt.Errorf("open %s: a bbolt file that taskbolt did not create (no meta bucket); the file was left untouched", s.path)
 			}
 			return nil
-		})
-	}
-	return s.db.Update(func(tx *bbolt.Tx) error {
-		meta, err := tx.CreateBucketIfNotExists(metaBucket)
-		if err != nil {
-			return err
 		}
-		if _, err := tx.CreateBucketIfNotExists(usersBucket); err != nil {
-			return err
+		v := meta.Get(schemaVersion)
+		n, err := strconv.Atoi(string(v))
+		if err != nil || n < 1 {
+			return fmt.Errorf("open %s: schema version %q is not one taskbolt wrote; the file was left untouched", s.path, v)
 		}
-		return meta.Put(schemaVersion, []byte(strconv.Itoa(SchemaVersion)))
+		if n > SchemaVersion {
+			return fmt.Errorf("open %s: schema version %d is newer than this taskbolt (%d) reads: use the taskbolt that wrote it, or a newer one; the file was left untouched", s.path, n, SchemaVersion)
+		}
+		version = n
+		return nil
 	})
+	switch {
+	case err != nil:
+		return err
+	case s.db.IsReadOnly():
+		if empty {
+			return fmt.Errorf("open %s: an empty file is not a taskbolt database", s.path)
+		}
+		return nil
+	case empty:
+		return s.db.Update(func(tx *bbolt.Tx) error {
+			meta, err := tx.CreateBucketIfNotExists(metaBucket)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.CreateBucketIfNotExists(usersBucket); err != nil {
+				return err
+			}
+			return meta.Put(schemaVersion, []byte(strconv.Itoa(SchemaVersion)))
+		})
+	case version < SchemaVersion:
+		return s.migrate(version)
+	}
+	return nil
 }
 
 // Path is the file the store uses.
@@ -166,7 +183,7 @@ func (s *Store) Ping(ctx context.Context) error {
 }
 
 // tasksOf returns the owner's tasks bucket, or nil when the owner has none.
-// It is the only way this package reaches a user's data, and it is always
+// Reads reach a user's data only through it and readUser, and are always
 // given the authenticated owner.
 func tasksOf(tx *bbolt.Tx, owner string) *bbolt.Bucket {
 	users := tx.Bucket(usersBucket)
@@ -178,17 +195,6 @@ func tasksOf(tx *bbolt.Tx, owner string) *bbolt.Bucket {
 		return nil
 	}
 	return u.Bucket(tasksBucket)
-}
-
-// createUser returns the owner's bucket and its tasks bucket, creating both
-// when the owner writes for the first time. Only for write transactions.
-func createUser(tx *bbolt.Tx, owner string) (user, tasks *bbolt.Bucket, err error) {
-	user, err = tx.Bucket(usersBucket).CreateBucketIfNotExists([]byte(owner))
-	if err != nil {
-		return nil, nil, err
-	}
-	tasks, err = user.CreateBucketIfNotExists(tasksBucket)
-	return user, tasks, err
 }
 
 func checkOwner(ctx context.Context, owner string) error {
@@ -212,23 +218,27 @@ func (s *Store) Create(ctx context.Context, owner string, in store.NewTask) (sto
 	var t store.Task
 	// Batch may run this more than once; it sets t on every run.
 	err := s.db.Batch(func(tx *bbolt.Tx) error {
-		u, tasks, err := createUser(tx, owner)
+		u, err := openUser(tx, owner)
 		if err != nil {
 			return err
 		}
-		id, err := u.NextSequence()
-		if err != nil {
-			return err
-		}
-		now := s.clock()
-		t = store.Task{ID: id, UserID: owner, Title: in.Title, Description: in.Description,
-			CreatedAt: now, UpdatedAt: now}
-		return tasks.Put(idKey(id), encodeTask(&t))
+		t, err = create(u, owner, in, s.clock())
+		return err
 	})
 	if err != nil {
 		return store.Task{}, classify(err)
 	}
 	return t, nil
+}
+
+// create adds a task with the user's next id.
+func create(u *userBuckets, owner string, in store.NewTask, now time.Time) (store.Task, error) {
+	id, err := u.user.NextSequence()
+	if err != nil {
+		return store.Task{}, err
+	}
+	t := in.New(owner, id, now)
+	return t, putTask(u, nil, &t)
 }
 
 // Get returns one task of the owner.
@@ -253,26 +263,29 @@ func (s *Store) Get(ctx context.Context, owner string, id uint64) (store.Task, e
 	return t, classify(err)
 }
 
-// Update applies p to one task of the owner. updated_at always moves forward,
-// by at least one microsecond, even when the clock did not.
+// Update applies p to one task of the owner (store.Task.Apply), and creates
+// its next occurrence in the same transaction when p completes a recurring
+// task.
 func (s *Store) Update(ctx context.Context, owner string, id uint64, p store.Patch) (store.Task, error) {
 	if err := checkOwner(ctx, owner); err != nil {
 		return store.Task{}, err
 	}
 	var t store.Task
-	err := s.writeTask(owner, id, func(tasks *bbolt.Bucket, key, v []byte) error {
-		cur, err := decodeTask(v)
+	err := s.writeTask(owner, id, func(u *userBuckets, v []byte) error {
+		old, err := decodeTask(v)
 		if err != nil {
 			return err
 		}
-		floor := cur.UpdatedAt.Add(time.Microsecond)
-		applyPatch(&cur, p)
-		cur.UpdatedAt = s.clock()
-		if cur.UpdatedAt.Before(floor) {
-			cur.UpdatedAt = floor
+		t = old
+		now := s.clock()
+		if spawn := t.Apply(p, now); spawn {
+			next, err := create(u, owner, t.Recur(now), now)
+			if err != nil {
+				return err
+			}
+			t.NextOccurrence = next.ID
 		}
-		t = cur
-		return tasks.Put(key, encodeTask(&t))
+		return putTask(u, &old, &t)
 	})
 	if err != nil {
 		return store.Task{}, err
@@ -284,21 +297,23 @@ func (s *Store) Update(ctx context.Context, owner string, id uint64, p store.Pat
 // with its stored value. A missing task is ErrNotFound, noted in a flag rather
 // than returned from the batch function: an error there would make Batch roll
 // back and re-run every other write of the batch. fn may run more than once.
-func (s *Store) writeTask(owner string, id uint64, fn func(tasks *bbolt.Bucket, key, value []byte) error) error {
+func (s *Store) writeTask(owner string, id uint64, fn func(u *userBuckets, value []byte) error) error {
 	var found bool
 	err := s.db.Batch(func(tx *bbolt.Tx) error {
 		found = false
-		tasks := tasksOf(tx, owner)
-		if tasks == nil {
+		if tasksOf(tx, owner) == nil {
 			return nil
 		}
-		key := idKey(id)
-		v := tasks.Get(key)
+		u, err := openUser(tx, owner)
+		if err != nil {
+			return err
+		}
+		v := u.tasks.Get(idKey(id))
 		if v == nil {
 			return nil
 		}
 		found = true
-		return fn(tasks, key, v)
+		return fn(u, v)
 	})
 	switch {
 	case err != nil:
@@ -309,99 +324,44 @@ func (s *Store) writeTask(owner string, id uint64, fn func(tasks *bbolt.Bucket, 
 	return nil
 }
 
-func applyPatch(t *store.Task, p store.Patch) {
-	if p.Title != nil {
-		t.Title = *p.Title
-	}
-	if p.SetDescription {
-		t.Description = p.Description
-	}
-	switch {
-	case p.Completed != nil:
-		t.Completed = *p.Completed
-	case p.ToggleCompleted:
-		t.Completed = !t.Completed
-	}
-}
-
 // Delete removes one task of the owner. Its id is never handed out again.
 func (s *Store) Delete(ctx context.Context, owner string, id uint64) error {
 	if err := checkOwner(ctx, owner); err != nil {
 		return err
 	}
-	return s.writeTask(owner, id, func(tasks *bbolt.Bucket, key, _ []byte) error {
-		return tasks.Delete(key)
+	return s.writeTask(owner, id, func(u *userBuckets, v []byte) error {
+		old, err := decodeTask(v)
+		if err != nil {
+			return err
+		}
+		return deleteTask(u, &old)
 	})
 }
 
-// entry is a task as a list sees it: header fields and the stored value, which
-// aliases the database and is valid only inside the read transaction.
-type entry struct {
-	id      uint64
-	created int64
-	updated int64
-	title   string // only read when sorting by title
-	value   []byte
-}
-
-// selectPage runs inside a read transaction: it filters the owner's tasks by
-// q.Status, orders them, and calls emit for each one of the page.
-func selectPage(tx *bbolt.Tx, owner string, q store.ListQuery, emit func(e *entry) error) (total int, err error) {
-	tasks := tasksOf(tx, owner)
-	if tasks == nil {
+// selectPage runs inside a read transaction: it picks the page's ids with
+// the plan q calls for (query.go) and calls emit with each stored value.
+func selectPage(tx *bbolt.Tx, owner string, q store.ListQuery, emit func(v []byte) error) (total int, err error) {
+	u := readUser(tx, owner)
+	if u == nil {
 		return 0, nil
 	}
-	var entries []entry
-	c := tasks.Cursor()
-	for k, v := c.First(); k != nil; k, v = c.Next() {
-		h, err := decodeHeader(v)
-		if err != nil {
-			return 0, fmt.Errorf("task %d of %q: %w", keyID(k), owner, err)
-		}
-		if !q.Status.Matches(h.completed) {
-			continue
-		}
-		e := entry{id: keyID(k), created: h.created, updated: h.updated, value: v}
-		if q.Sort == store.SortTitle {
-			if e.title, err = decodeTitle(h); err != nil {
-				return 0, err
-			}
-		}
-		entries = append(entries, e)
+	if q.Now.IsZero() {
+		q.Now = time.Now()
 	}
-	sortEntries(entries, q)
-	lo, hi := q.Page(len(entries))
-	for i := lo; i < hi; i++ {
-		if err := emit(&entries[i]); err != nil {
+	ids, total, err := listIDs(u, &q)
+	if err != nil {
+		return 0, fmt.Errorf("list of %q: %w", owner, err)
+	}
+	for _, id := range ids {
+		v := u.tasks.Get(idKey(id))
+		if v == nil {
+			return 0, fmt.Errorf("list of %q: index names task %d, which is not there: %w", owner, id, errCorrupt)
+		}
+		if err := emit(v); err != nil {
 			return 0, err
 		}
 	}
-	return len(entries), nil
-}
-
-// sortEntries orders by q.Sort, ties by id, all in q's direction. The cursor
-// yields ascending ids, so sorting by id is a reversal at most.
-func sortEntries(entries []entry, q store.ListQuery) {
-	if q.Sort != store.SortID {
-		slices.SortFunc(entries, func(a, b entry) int {
-			var c int
-			switch q.Sort {
-			case store.SortCreated:
-				c = cmp.Compare(a.created, b.created)
-			case store.SortUpdated:
-				c = cmp.Compare(a.updated, b.updated)
-			case store.SortTitle:
-				c = strings.Compare(a.title, b.title)
-			}
-			if c != 0 {
-				return c
-			}
-			return cmp.Compare(a.id, b.id)
-		})
-	}
-	if q.Desc {
-		slices.Reverse(entries)
-	}
+	return total, nil
 }
 
 // List returns one page of the owner's tasks, decoded.
@@ -414,8 +374,8 @@ func (s *Store) List(ctx context.Context, owner string, q store.ListQuery) ([]st
 	err := s.db.View(func(tx *bbolt.Tx) error {
 		out = out[:0]
 		var err error
-		total, err = selectPage(tx, owner, q, func(e *entry) error {
-			t, err := decodeTask(e.value)
+		total, err = selectPage(tx, owner, q, func(v []byte) error {
+			t, err := decodeTask(v)
 			if err != nil {
 				return err
 			}
@@ -441,11 +401,11 @@ func (s *Store) ListJSON(ctx context.Context, owner string, q store.ListQuery, d
 	err := s.db.View(func(tx *bbolt.Tx) error {
 		dst = append(dst[:start], '[')
 		var err error
-		total, err = selectPage(tx, owner, q, func(e *entry) error {
+		total, err = selectPage(tx, owner, q, func(v []byte) error {
 			if len(dst) > start+1 {
 				dst = append(dst, ',')
 			}
-			dst = append(dst, e.value[headerLen:]...) // copies out of the mmap
+			dst = append(dst, v[headerLen:]...) // copies out of the mmap
 			return nil
 		})
 		dst = append(dst, ']')
@@ -455,6 +415,30 @@ func (s *Store) ListJSON(ctx context.Context, owner string, q store.ListQuery, d
 		return dst[:start], 0, classify(err)
 	}
 	return dst, total, nil
+}
+
+// Tags lists the owner's tags from the kept counts, ordered by folded name.
+func (s *Store) Tags(ctx context.Context, owner string) ([]store.TagCount, error) {
+	if err := checkOwner(ctx, owner); err != nil {
+		return nil, err
+	}
+	out := []store.TagCount{}
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		out = out[:0]
+		u := readUser(tx, owner)
+		if u == nil {
+			return nil
+		}
+		c := u.counts.Cursor()
+		for k, v := c.Seek([]byte{cntTag}); k != nil && k[0] == cntTag; k, v = c.Next() {
+			if len(v) < 8 {
+				return errCorrupt
+			}
+			out = append(out, store.TagCount{Name: string(v[8:]), Count: int(binary.BigEndian.Uint64(v))})
+		}
+		return nil
+	})
+	return out, classify(err)
 }
 
 // classify marks the errors that mean "cannot write now, data intact" as

@@ -10,34 +10,74 @@ import (
 	"taskbolt/store"
 )
 
-// A stored task value is a fixed header followed by the task's wire JSON:
+// A stored task value (format 2) is a fixed header followed by the task's
+// wire JSON:
 //
 //	[0]      format version (valueFormat)
-//	[1]      flags: bit 0 = completed
-//	[2:10]   created_at, Unix microseconds, big-endian
-//	[10:18]  updated_at, Unix microseconds, big-endian
-//	[18:]    the JSON that the API serves for this task
+//	[1]      flags: completed, spawned, has due date, has reminder
+//	[2]      priority (store.Priority)
+//	[3]      recurrence (recurrenceCodes)
+//	[4:12]   created_at, Unix microseconds, big-endian
+//	[12:20]  updated_at
+//	[20:28]  due_date (when flagDue)
+//	[28:36]  remind_at (when flagRemind)
+//	[36:]    the JSON that the API serves for this task
 //
-// The header lets a list filter and order tasks without decoding them, and
-// the JSON tail lets it copy each task straight into the response. This is why
-// a list costs a byte copy per task instead of a decode and an encode. The
-// price: a change to the wire format of a task needs a schema version bump.
+// The header lets writes keep the indexes and reads sort candidates without
+// decoding JSON, and the JSON tail lets a list copy each task straight into
+// the response: a byte copy per task instead of a decode and an encode. A
+// change to the wire format of a task needs a new format and a migration.
+//
+// Format 1 (schema version 1) was [0]=1, [1] flags, [2:10] created,
+// [10:18] updated, then the JSON; migration 2 rewrites it.
 const (
-	valueFormat  = 1
-	headerLen    = 18
+	valueFormat = 2
+	headerLen   = 36
+
 	flagComplete = 1 << 0
+	flagSpawned  = 1 << 1
+	flagDue      = 1 << 2
+	flagRemind   = 1 << 3
+
+	v1Format    = 1
+	v1HeaderLen = 18
 )
 
 var errCorrupt = errors.New("bolt: corrupt task value")
 
+// recurrenceCodes maps recurrences to their stored byte; the index is the code.
+var recurrenceCodes = []store.Recurrence{store.RecurNone, store.RecurDaily, store.RecurWeekly, store.RecurMonthly, store.RecurYearly}
+
+func recurrenceCode(r store.Recurrence) byte {
+	for i, c := range recurrenceCodes {
+		if c == r {
+			return byte(i)
+		}
+	}
+	return 0
+}
+
 func encodeTask(t *store.Task) []byte {
-	v := make([]byte, headerLen, headerLen+160+len(t.Title)+descLen(t))
+	v := make([]byte, headerLen, headerLen+240+len(t.Title)+descLen(t))
 	v[0] = valueFormat
 	if t.Completed {
-		v[1] = flagComplete
+		v[1] |= flagComplete
 	}
-	binary.BigEndian.PutUint64(v[2:10], uint64(t.CreatedAt.UnixMicro()))
-	binary.BigEndian.PutUint64(v[10:18], uint64(t.UpdatedAt.UnixMicro()))
+	if t.Spawned {
+		v[1] |= flagSpawned
+	}
+	v[2] = byte(t.Priority)
+	v[3] = recurrenceCode(t.Recurrence)
+	binary.BigEndian.PutUint64(v[4:12], uint64(t.CreatedAt.UnixMicro()))
+	binary.BigEndian.PutUint64(v[12:20], uint64(t.UpdatedAt.UnixMicro()))
+	if t.DueDate != nil {
+		v[1] |= flagDue
+		binary.BigEndian.PutUint64(v[20:28], uint64(t.DueDate.UnixMicro()))
+	}
+	if t.RemindAt != nil {
+		v[1] |= flagRemind
+		binary.BigEndian.PutUint64(v[28:36], uint64(t.RemindAt.UnixMicro()))
+	}
 	return t.AppendJSON(v)
 }
 
@@ -51,21 +91,49 @@ func descLen(t *store.Task) int {
 // header is the decoded fixed part of a value. json aliases the value and is
 // only valid inside the transaction that read it.
 type header struct {
-	completed bool
-	created   int64
-	updated   int64
-	json      []byte
+	completed, spawned bool
+	priority           store.Priority
+	recurrence         store.Recurrence
+	created, updated   int64
+	hasDue             bool
+	due                int64
+	hasRemind          bool
+	remind             int64
+	json               []byte
 }
 
 func decodeHeader(v []byte) (header, error) {
-	if len(v) < headerLen+2 || v[0] != valueFormat {
+	if len(v) > 0 && v[0] == v1Format {
+		return decodeHeaderV1(v)
+	}
+	if len(v) < headerLen+2 || v[0] != valueFormat || v[2] > byte(store.PriorityHigh) || int(v[3]) >= len(recurrenceCodes) {
+		return header{}, errCorrupt
+	}
+	return header{
+		completed:  v[1]&flagComplete != 0,
+		spawned:    v[1]&flagSpawned != 0,
+		priority:   store.Priority(v[2]),
+		recurrence: recurrenceCodes[v[3]],
+		created:    int64(binary.BigEndian.Uint64(v[4:12])),
+		updated:    int64(binary.BigEndian.Uint64(v[12:20])),
+		hasDue:     v[1]&flagDue != 0,
+		due:        int64(binary.BigEndian.Uint64(v[20:28])),
+		hasRemind:  v[1]&flagRemind != 0,
+		remind:     int64(binary.BigEndian.Uint64(v[28:36])),
+		json:       v[headerLen:],
+	}, nil
+}
+
+// decodeHeaderV1 reads a schema-1 value, for the migration.
+func decodeHeaderV1(v []byte) (header, error) {
+	if len(v) < v1HeaderLen+2 {
 		return header{}, errCorrupt
 	}
 	return header{
 		completed: v[1]&flagComplete != 0,
 		created:   int64(binary.BigEndian.Uint64(v[2:10])),
 		updated:   int64(binary.BigEndian.Uint64(v[10:18])),
-		json:      v[headerLen:],
+		json:      v[v1HeaderLen:],
 	}, nil
 }
 
@@ -80,13 +148,25 @@ func decodeTask(v []byte) (store.Task, error) {
 		return store.Task{}, fmt.Errorf("%w: %v", errCorrupt, err)
 	}
 	// The header is the source of truth for what it holds.
-	t.Completed = h.completed
+	t.Completed, t.Spawned = h.completed, h.spawned
 	t.CreatedAt = time.UnixMicro(h.created).UTC()
 	t.UpdatedAt = time.UnixMicro(h.updated).UTC()
+	if v[0] == valueFormat {
+		t.Priority, t.Recurrence = h.priority, h.recurrence
+		t.DueDate, t.RemindAt = microTime(h.hasDue, h.due), microTime(h.hasRemind, h.remind)
+	}
 	return t, nil
 }
 
-// decodeTitle reads only the title, for sorting by title.
+func microTime(ok bool, us int64) *time.Time {
+	if !ok {
+		return nil
+	}
+	t := time.UnixMicro(us).UTC()
+	return &t
+}
+
+// decodeTitle reads only the title, for sorting candidates by title.
 func decodeTitle(h header) (string, error) {
 	var w struct {
 		Title string `json:"title"`
@@ -103,4 +183,4 @@ func idKey(id uint64) []byte {
 	return k[:]
 }
 
-func keyID(k []byte) uint64 { return binary.BigEndian.Uint64(k) }
+func keyID(k []byte) uint64 { return binary.BigEndian.Uint64(k[len(k)-8:]) }

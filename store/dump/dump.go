@@ -17,16 +17,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"taskbolt/store"
 )
 
 const (
-	Format  = "taskbolt-export"
-	Version = 1
+	Format = "taskbolt-export"
+	// Version 2 added priority, tags, due_date, recurrence, remind_at and
+	// spawned; a version-1 document reads as tasks without them.
+	Version = 2
 )
 
 // User is one user's part of a document.
@@ -38,12 +38,42 @@ type User struct {
 
 // Task is a task as exported; on import only Title is required.
 type Task struct {
-	ID          uint64  `json:"id,omitempty"`
-	Title       string  `json:"title"`
-	Description *string `json:"description"`
-	Completed   bool    `json:"completed"`
-	CreatedAt   string  `json:"created_at,omitempty"`
-	UpdatedAt   string  `json:"updated_at,omitempty"`
+	ID          uint64   `json:"id,omitempty"`
+	Title       string   `json:"title"`
+	Description *string  `json:"description"`
+	Completed   bool     `json:"completed"`
+	Priority    string   `json:"priority,omitempty"`
+	Tags        []string `json:"tags,omitempty"`
+	DueDate     *string  `json:"due_date,omitempty"`
+	Recurrence  *string  `json:"recurrence,omitempty"`
+	RemindAt    *string  `json:"remind_at,omitempty"`
+	// Spawned: this recurring task has created its next occurrence already.
+	Spawned   bool   `json:"spawned,omitempty"`
+	CreatedAt string `json:"created_at,omitempty"`
+	UpdatedAt string `json:"updated_at,omitempty"`
+}
+
+// fromStore is t as exported.
+func fromStore(t *store.Task) Task {
+	out := Task{ID: t.ID, Title: t.Title, Description: t.Description, Completed: t.Completed, Tags: t.Tags, Spawned: t.Spawned,
+		DueDate: formatTime(t.DueDate), RemindAt: formatTime(t.RemindAt),
+		CreatedAt: t.CreatedAt.UTC().Format(store.TimeLayout), UpdatedAt: t.UpdatedAt.UTC().Format(store.TimeLayout)}
+	if t.Priority != store.PriorityNone {
+		out.Priority = t.Priority.String()
+	}
+	if t.Recurrence != store.RecurNone {
+		r := string(t.Recurrence)
+		out.Recurrence = &r
+	}
+	return out
+}
+
+func formatTime(t *time.Time) *string {
+	if t == nil {
+		return nil
+	}
+	s := t.UTC().Format(store.TimeLayout)
+	return &s
 }
 
 // Document is a whole export or seed file.
@@ -64,8 +94,7 @@ func Export(ctx context.Context, d store.Dumper, w io.Writer, user string, progr
 		}
 		u := User{UserID: owner, LastID: lastID, Tasks: make([]Task, len(tasks))}
 		for i, t := range tasks {
-			u.Tasks[i] = Task{ID: t.ID, Title: t.Title, Description: t.Description, Completed: t.Completed,
-				CreatedAt: t.CreatedAt.UTC().Format(store.TimeLayout), UpdatedAt: t.UpdatedAt.UTC().Format(store.TimeLayout)}
+			u.Tasks[i] = fromStore(&t)
 		}
 		return dw.user(u)
 	})
@@ -233,15 +262,55 @@ func (u User) Validate() error {
 	return errors.Join(errs...)
 }
 
+// toStore checks t with the task rules of package store and converts it.
 func (t Task) toStore() (store.Task, error) {
-	title := strings.TrimSpace(t.Title)
-	if n := utf8.RuneCountInString(title); n < 1 || n > store.MaxTitleLen {
-		return store.Task{}, fmt.Errorf("title must be 1-%d characters", store.MaxTitleLen)
+	var errs []error
+	bad := func(field string, p *store.Problem) { errs = append(errs, fmt.Errorf("%s: %s", field, p.Msg)) }
+	title, p := store.CleanTitle(t.Title)
+	if p != nil {
+		bad("title", p)
 	}
-	if t.Description != nil && utf8.RuneCountInString(*t.Description) > store.MaxDescriptionLen {
-		return store.Task{}, fmt.Errorf("description longer than %d characters", store.MaxDescriptionLen)
+	if t.Description != nil {
+		if p := store.CheckDescription(*t.Description); p != nil {
+			bad("description", p)
+		}
 	}
-	out := store.Task{ID: t.ID, Title: title, Description: t.Description, Completed: t.Completed}
+	out := store.Task{ID: t.ID, Title: title, Description: t.Description, Completed: t.Completed, Spawned: t.Spawned, Tags: []string{}}
+	if t.Priority != "" {
+		if out.Priority, p = store.ParsePriority(t.Priority); p != nil {
+			bad("priority", p)
+		}
+	}
+	if t.Recurrence != nil {
+		if out.Recurrence, p = store.ParseRecurrence(*t.Recurrence); p != nil {
+			bad("recurrence", p)
+		}
+	}
+	for i, tag := range t.Tags {
+		clean, p := store.CleanTag(tag)
+		if p != nil {
+			bad(fmt.Sprintf("tags[%d]", i), p)
+		}
+		out.Tags = append(out.Tags, clean)
+	}
+	if out.Tags = store.DedupTags(out.Tags); len(out.Tags) > store.MaxTags {
+		bad("tags", store.TooManyTags(len(out.Tags)))
+	}
+	for _, d := range []struct {
+		name string
+		raw  *string
+		dst  **time.Time
+	}{{"due_date", t.DueDate, &out.DueDate}, {"remind_at", t.RemindAt, &out.RemindAt}} {
+		if d.raw == nil {
+			continue
+		}
+		parsed, p := store.ParseDateTime(*d.raw)
+		if p != nil {
+			bad(d.name, p)
+			continue
+		}
+		*d.dst = &parsed
+	}
 	for _, ts := range []struct {
 		raw string
 		dst *time.Time
@@ -251,11 +320,12 @@ func (t Task) toStore() (store.Task, error) {
 		}
 		parsed, err := time.Parse(time.RFC3339Nano, ts.raw)
 		if err != nil {
-			return store.Task{}, fmt.Errorf("timestamp %q is not RFC 3339", ts.raw)
+			errs = append(errs, fmt.Errorf("timestamp %q is not RFC 3339", ts.raw))
+			continue
 		}
 		*ts.dst = parsed
 	}
-	return out, nil
+	return out, errors.Join(errs...)
 }
 
 // Import loads a validated document, user by user, reporting the running

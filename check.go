@@ -1,0 +1,38 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"taskbolt/store"
+)
+
+// check verifies that the database's indexes and counts agree with its
+// tasks, on a stopped server's database.
+func check(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
+	fs := flags("check", stderr)
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, _, err := loadConfig(environ)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, cfg, openOptions{Logger: newLogger(cfg, stderr)})
+	if err != nil {
+		return fmt.Errorf("check: %w (check reads a stopped server's database)", err)
+	}
+	defer st.Close()
+	c, ok := st.(store.Checker)
+	if !ok {
+		return fmt.Errorf("check: %s has no derived data for taskbolt to check", cfg.describeDatabase())
+	}
+	start := time.Now()
+	if err := c.Check(ctx); err != nil {
+		return fmt.Errorf("check: %s is NOT consistent: %w", cfg.describeDatabase(), err)
+	}
+	fmt.Fprintf(stdout, "check: %s is consistent: every index and count agrees with the tasks (%v)\n", cfg.describeDatabase(), time.Since(start).Round(time.Millisecond))
+	return nil
+}

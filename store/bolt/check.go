@@ -1,0 +1,129 @@
+package bolt
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	bbolt "go.etcd.io/bbolt"
+
+	"taskbolt/store"
+)
+
+var _ store.Checker = (*Store)(nil)
+
+// Check verifies, in one read transaction, that every user's indexes, rec
+// entries and counts are exactly what the user's tasks call for, and that
+// the file passes bbolt's own consistency check. It reads the whole file.
+func (s *Store) Check(ctx context.Context) error {
+	return s.db.View(func(tx *bbolt.Tx) error {
+		for err := range tx.Check() {
+			return fmt.Errorf("bbolt consistency: %w", err)
+		}
+		users := tx.Bucket(usersBucket)
+		return users.ForEachBucket(func(name []byte) error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if err := checkUser(users.Bucket(name)); err != nil {
+				return fmt.Errorf("user %q: %w", name, err)
+			}
+			return nil
+		})
+	})
+}
+
+func checkUser(user *bbolt.Bucket) error {
+	u, err := userBucketsOf(user)
+	if err != nil {
+		return err
+	}
+	if u.tasks == nil || u.idx == nil || u.rec == nil || u.counts == nil {
+		return errors.New("buckets missing")
+	}
+	wantIdx := map[store.SortKey]map[string]string{}
+	for k := range sortBuckets {
+		wantIdx[k] = map[string]string{}
+	}
+	wantRec := map[string]string{}
+	wantCounts := map[string]uint64{}
+	var maxID uint64
+	err = u.tasks.ForEach(func(k, v []byte) error {
+		t, err := decodeTask(v)
+		if err != nil {
+			return fmt.Errorf("task %d: %w", keyID(k), err)
+		}
+		if t.ID != keyID(k) {
+			return fmt.Errorf("task under key %d says id %d", keyID(k), t.ID)
+		}
+		maxID = max(maxID, t.ID)
+		for _, e := range indexEntries(&t) {
+			wantIdx[e.sort][string(e.key)] = string(e.value)
+		}
+		wantRec[string(k)] = string(encodeRec(&t))
+		for _, c := range countKeys(&t) {
+			wantCounts[string(c.key)]++
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if maxID > u.user.Sequence() {
+		return fmt.Errorf("task %d is past the next id %d", maxID, u.user.Sequence()+1)
+	}
+	for k, want := range wantIdx {
+		if err := sameEntries("index "+string(k), u.sortBucket(k), want); err != nil {
+			return err
+		}
+	}
+	if err := sameEntries("rec", u.rec, wantRec); err != nil {
+		return err
+	}
+	got := map[string]uint64{}
+	err = u.counts.ForEach(func(k, v []byte) error {
+		if len(v) < 8 {
+			return fmt.Errorf("count %q: short value", k)
+		}
+		got[string(k)] = binary.BigEndian.Uint64(v)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for k, n := range wantCounts {
+		if got[k] != n {
+			return fmt.Errorf("count %q is %d, the tasks say %d", k, got[k], n)
+		}
+	}
+	for k, n := range got {
+		if _, ok := wantCounts[k]; !ok {
+			return fmt.Errorf("count %q is %d, no task has it", k, n)
+		}
+	}
+	return nil
+}
+
+func sameEntries(what string, b *bbolt.Bucket, want map[string]string) error {
+	n := 0
+	err := b.ForEach(func(k, v []byte) error {
+		w, ok := want[string(k)]
+		if !ok {
+			return fmt.Errorf("%s has an entry no task calls for: %x", what, k)
+		}
+		if !bytes.Equal([]byte(w), v) {
+			return fmt.Errorf("%s entry %x holds %x, want %x", what, k, v, w)
+		}
+		n++
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if n != len(want) {
+		return fmt.Errorf("%s has %d entries, the tasks call for %d", what, n, len(want))
+	}
+	return nil
+}

@@ -1,0 +1,90 @@
+package bolt
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	bbolt "go.etcd.io/bbolt"
+
+	"taskbolt/store"
+)
+
+// migrations[i] brings a file from schema version i+1 to i+2. Each runs in
+// the one transaction that also records the new version, so a crash leaves
+// the file at the old version or the new one, never between.
+var migrations = []func(tx *bbolt.Tx) (users, tasks int, err error){
+	migrateTo2,
+}
+
+// migrate runs every migration from version up, in one transaction.
+func (s *Store) migrate(version int) error {
+	start := time.Now()
+	var users, tasks int
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		for v := version; v < SchemaVersion; v++ {
+			u, t, err := migrations[v-1](tx)
+			if err != nil {
+				return fmt.Errorf("migration to schema version %d: %w", v+1, err)
+			}
+			users, tasks = u, t
+		}
+		return tx.Bucket(metaBucket).Put(schemaVersion, []byte(strconv.Itoa(SchemaVersion)))
+	})
+	if err != nil {
+		return fmt.Errorf("open %s: %w; the file was left at schema version %d", s.path, classify(err), version)
+	}
+	if s.log != nil {
+		s.log.Info("database migrated", "file", s.path, "from_version", version, "to_version", SchemaVersion,
+			"users", users, "tasks", tasks, "duration", time.Since(start).Round(time.Millisecond))
+	}
+	return nil
+}
+
+// migrateTo2 rewrites every task in the format-2 value (priority none, no
+// tags, no dates) and builds each user's indexes and counts.
+func migrateTo2(tx *bbolt.Tx) (users, tasks int, err error) {
+	all := tx.Bucket(usersBucket)
+	var names [][]byte
+	if err := all.ForEachBucket(func(name []byte) error {
+		names = append(names, append([]byte{}, name...))
+		return nil
+	}); err != nil {
+		return 0, 0, err
+	}
+	for _, name := range names {
+		user := all.Bucket(name)
+		var list []store.Task
+		if b := user.Bucket(tasksBucket); b != nil {
+			if err := b.ForEach(func(_, v []byte) error {
+				t, err := decodeTask(v)
+				if t.Tags == nil {
+					t.Tags = []string{}
+				}
+				list = append(list, t)
+				return err
+			}); err != nil {
+				return 0, 0, fmt.Errorf("user %q: %w", name, err)
+			}
+		}
+		for _, stale := range [][]byte{idxBucket, recBucket, countsBucket} {
+			if user.Bucket(stale) != nil {
+				if err := user.DeleteBucket(stale); err != nil {
+					return 0, 0, err
+				}
+			}
+		}
+		u, err := userBucketsOf(user)
+		if err != nil {
+			return 0, 0, err
+		}
+		for i := range list {
+			if err := putTask(u, nil, &list[i]); err != nil {
+				return 0, 0, err
+			}
+		}
+		users++
+		tasks += len(list)
+	}
+	return users, tasks, nil
+}

@@ -1,0 +1,456 @@
+package bolt
+
+import (
+	"bytes"
+	"encoding/binary"
+	"slices"
+	"time"
+
+	bbolt "go.etcd.io/bbolt"
+
+	"taskbolt/store"
+)
+
+// How a list is answered. Each plan returns the page's ids and the total:
+//
+//   - status and priority filters only: merge the base streams of the
+//     statuses and priorities asked for; total from the counts. O(page).
+//   - one tag alone: walk that tag's stream; total from its count. O(page).
+//   - due_before/due_after or overdue (with a status, no other filter):
+//     sorted by due date, the streams are cut to the range: O(page); sorted
+//     otherwise, the sort's streams are walked skipping tasks out of range
+//     (each entry carries its due date) for at most walkBudget entries, and
+//     if that is not enough the range itself is read from the due streams
+//     and sorted. Total from the due-date histograms.
+//   - anything else (q, several tags, a tag with another filter, a priority
+//     with a due filter): scan the user's rec entries, compact records of
+//     the filter fields and folded text, then page from the matches.
+//
+// README "Listing cost" says the same for users.
+
+// walkBudget is how many index entries a filtered walk may skip before the
+// plan switches to reading the due range.
+const walkBudget = 4096
+
+// smallSet is the number of scan matches below which the page is sorted from
+// the matches themselves rather than found by walking an index.
+const smallSet = 1024
+
+// listIDs runs the plan for q and returns the ids of the page, in order.
+func listIDs(u *userBuckets, q *store.ListQuery) (ids []uint64, total int, err error) {
+	if q.Status == "" {
+		q.Status = store.StatusAll
+	}
+	if q.None {
+		return nil, 0, nil
+	}
+	dueFilter := q.DueBefore != nil || q.DueAfter != nil || q.Overdue != nil
+	switch {
+	case q.Search == "" && len(q.Tags) == 0 && !dueFilter:
+		ids, err = walk(baseStreams(u, q, nil), q, nil)
+		return ids, statusCount(u, q), err
+	case q.Search == "" && len(q.Tags) == 1 && !dueFilter && q.Status == store.StatusAll && len(q.Priorities) == 0:
+		ids, err = walk(tagStream(u, q), q, nil)
+		return ids, getCount(u.counts, append([]byte{cntTag}, q.Tags[0]...)), err
+	case q.Search == "" && len(q.Tags) == 0 && dueFilter && len(q.Priorities) == 0 && !(q.Overdue != nil && (q.DueBefore != nil || q.DueAfter != nil)):
+		ids, err = dueList(u, q)
+		return ids, dueCount(u, q), err
+	}
+	return scanList(u, q)
+}
+
+// statuses are the status bytes q's status filter lets through.
+func statuses(s store.Status) []byte {
+	switch s {
+	case store.StatusPending:
+		return []byte{0}
+	case store.StatusCompleted:
+		return []byte{1}
+	}
+	return []byte{0, 1}
+}
+
+func priorities(q *store.ListQuery) []store.Priority {
+	if len(q.Priorities) == 0 {
+		return []store.Priority{store.PriorityNone, store.PriorityLow, store.PriorityMedium, store.PriorityHigh}
+	}
+	return q.Priorities
+}
+
+func statusCount(u *userBuckets, q *store.ListQuery) int {
+	n := 0
+	for _, s := range statuses(q.Status) {
+		for _, p := range priorities(q) {
+			n += getCount(u.counts, []byte{cntStatus, s, byte(p)})
+		}
+	}
+	return n
+}
+
+// span is a key range [lo, hi) of one bucket; hi nil is the end of lo as a
+// prefix.
+type span struct{ lo, hi []byte }
+
+func prefixSpan(p []byte) span { return span{lo: p, hi: prefixEnd(p)} }
+
+// prefixEnd is the first key after every key starting with p.
+func prefixEnd(p []byte) []byte {
+	end := slices.Clone(p)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xFF {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil
+}
+
+// stream walks the spans of one bucket in order, each in the list's
+// direction. skip is the length of the prefix before the sort part.
+type stream struct {
+	c     *bbolt.Cursor
+	spans []span
+	skip  int
+	desc  bool
+	si    int
+	k, v  []byte
+}
+
+func (s *stream) start() {
+	s.si = -1
+	s.nextSpan()
+}
+
+func (s *stream) nextSpan() {
+	for s.si++; s.si < len(s.spans); s.si++ {
+		sp := s.spans[s.si]
+		if s.desc {
+			if sp.hi == nil {
+				s.k, s.v = s.c.Last()
+			} else if s.k, s.v = s.c.Seek(sp.hi); s.k == nil {
+				s.k, s.v = s.c.Last()
+			} else {
+				s.k, s.v = s.c.Prev()
+			}
+		} else {
+			s.k, s.v = s.c.Seek(sp.lo)
+		}
+		if s.inSpan() {
+			return
+		}
+	}
+	s.k, s.v = nil, nil
+}
+
+func (s *stream) inSpan() bool {
+	if s.k == nil {
+		return false
+	}
+	sp := s.spans[s.si]
+	return bytes.Compare(s.k, sp.lo) >= 0 && (sp.hi == nil || bytes.Compare(s.k, sp.hi) < 0)
+}
+
+func (s *stream) next() {
+	if s.desc {
+		s.k, s.v = s.c.Prev()
+	} else {
+		s.k, s.v = s.c.Next()
+	}
+	if !s.inSpan() {
+		s.nextSpan()
+	}
+}
+
+// before reports whether a's sort part comes before b's in the list's order.
+// A due-date sort part starts with its segment, which is always ascending:
+// tasks without a due date come last in either direction.
+func before(a, b []byte, dueSort, desc bool) bool {
+	if dueSort && a[0] != b[0] {
+		return a[0] < b[0]
+	}
+	c := bytes.Compare(a, b)
+	if desc {
+		return c > 0
+	}
+	return c < 0
+}
+
+// keep decides, from a stream's key and value, whether the entry matches.
+type keep func(k, v []byte) bool
+
+// walk merges streams and returns the ids of the page. With keep, entries it
+// refuses are skipped; budget > 0 makes walk give up (nil, errBudget) after
+// that many skipped entries.
+func walk(streams []*stream, q *store.ListQuery, keep keep) ([]uint64, error) {
+	ids, ok := walkBudgeted(streams, q, keep, 0)
+	if !ok {
+		panic("unbudgeted walk gave up")
+	}
+	return ids, nil
+}
+
+func walkBudgeted(streams []*stream, q *store.ListQuery, keep keep, budget int) ([]uint64, bool) {
+	dueSort := q.Sort == store.SortDueDate
+	for _, s := range streams {
+		s.start()
+	}
+	want := q.PageEnd()
+	var ids []uint64
+	seen, skipped := 0, 0
+	for seen < want {
+		var best *stream
+		for _, s := range streams {
+			if s.k != nil && (best == nil || before(s.k[s.skip:], best.k[best.skip:], dueSort, q.Desc)) {
+				best = s
+			}
+		}
+		if best == nil {
+			break
+		}
+		if keep == nil || keep(best.k, best.v) {
+			if seen >= q.Offset {
+				ids = append(ids, keyID(best.k))
+			}
+			seen++
+		} else if skipped++; budget > 0 && skipped > budget {
+			return nil, false
+		}
+		best.next()
+	}
+	return ids, true
+}
+
+// baseStreams are the base streams of q's sort key for q's statuses and
+// priorities; spans, when not nil, cut each stream's sort part to ranges.
+func baseStreams(u *userBuckets, q *store.ListQuery, spans func(status byte) []span) []*stream {
+	b := u.sortBucket(q.Sort)
+	var out []*stream
+	for _, st := range statuses(q.Status) {
+		for _, p := range priorities(q) {
+			prefix := basePrefix(st, p)
+			s := &stream{c: b.Cursor(), skip: len(prefix), desc: q.Desc}
+			if spans == nil {
+				s.spans = []span{prefixSpan(prefix)}
+			} else {
+				for _, sp := range spans(st) {
+					s.spans = append(s.spans, span{lo: append(slices.Clone(prefix), sp.lo...), hi: appendOrEnd(prefix, sp.hi)})
+				}
+			}
+			if q.Sort == store.SortDueDate && spans == nil {
+				// Dated tasks first in either direction: two spans.
+				s.spans = []span{prefixSpan(append(slices.Clone(prefix), dueSeg)), prefixSpan(append(slices.Clone(prefix), noDueSeg))}
+			}
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// appendOrEnd is prefix+hi, or the end of prefix when hi is nil.
+func appendOrEnd(prefix, hi []byte) []byte {
+	if hi == nil {
+		return prefixEnd(prefix)
+	}
+	return append(slices.Clone(prefix), hi...)
+}
+
+func tagStream(u *userBuckets, q *store.ListQuery) []*stream {
+	prefix := tagPrefix(q.Tags[0])
+	s := &stream{c: u.sortBucket(q.Sort).Cursor(), skip: len(prefix), desc: q.Desc, spans: []span{prefixSpan(prefix)}}
+	if q.Sort == store.SortDueDate {
+		s.spans = []span{prefixSpan(append(slices.Clone(prefix), dueSeg)), prefixSpan(append(slices.Clone(prefix), noDueSeg))}
+	}
+	return []*stream{s}
+}
+
+// dueSpans are the ranges of a due-date sort part ([seg][due][id]) that q's
+// due filters let through, for tasks of one status.
+func dueSpans(q *store.ListQuery, status byte) []span {
+	lo, hi := []byte{dueSeg}, []byte{dueSeg + 1}
+	if q.DueAfter != nil {
+		lo = appendMicro([]byte{dueSeg}, *q.DueAfter)
+	}
+	if q.DueBefore != nil {
+		hi = appendMicro([]byte{dueSeg}, *q.DueBefore)
+	}
+	if q.Overdue == nil {
+		return []span{{lo, hi}}
+	}
+	now := appendMicro([]byte{dueSeg}, q.Now)
+	switch {
+	case *q.Overdue && status == 0:
+		return []span{{[]byte{dueSeg}, now}}
+	case *q.Overdue:
+		return nil // a completed task is never overdue
+	case status == 0:
+		return []span{{now, []byte{dueSeg + 1}}, prefixSpan([]byte{noDueSeg})}
+	}
+	return []span{prefixSpan([]byte{dueSeg}), prefixSpan([]byte{noDueSeg})}
+}
+
+// dueList pages a list whose only filters are due-date ones (and a status).
+func dueList(u *userBuckets, q *store.ListQuery) ([]uint64, error) {
+	inRange := func(status byte) []span { return dueSpans(q, status) }
+	if q.Sort == store.SortDueDate {
+		return walk(baseStreams(u, q, inRange), q, nil)
+	}
+	keepDue := func(k, v []byte) bool {
+		completed := k[1] == 1 // base key: [b][status][priority]...
+		var due *time.Time
+		if len(v) == 8 {
+			due = microTime(true, int64(binary.BigEndian.Uint64(v)))
+		}
+		return q.MatchDue(completed, due)
+	}
+	if ids, ok := walkBudgeted(baseStreams(u, q, nil), q, keepDue, walkBudget); ok {
+		return ids, nil
+	}
+	// Few tasks are in range: read them all from the due streams and sort.
+	byDue := *q
+	byDue.Sort, byDue.Desc, byDue.Offset, byDue.Limit = store.SortDueDate, false, 0, 1<<30
+	var matches []uint64
+	for _, s := range baseStreams(u, &byDue, inRange) {
+		for s.start(); s.k != nil; s.next() {
+			matches = append(matches, keyID(s.k))
+		}
+	}
+	return sortPage(u, q, matches)
+}
+
+// dueCount counts the tasks a due-only list matches, from the histograms.
+func dueCount(u *userBuckets, q *store.ListQuery) int {
+	if q.Overdue != nil {
+		now := q.Now
+		overdue := countDueBefore(u, duePending, &now)
+		switch {
+		case *q.Overdue && q.Status == store.StatusCompleted:
+			return 0
+		case *q.Overdue:
+			return overdue
+		case q.Status == store.StatusCompleted:
+			return statusCount(u, q)
+		}
+		return statusCount(u, q) - overdue // "the rest"
+	}
+	inRange := func(kind byte) int {
+		n := countDueBefore(u, kind, q.DueBefore)
+		if q.DueAfter != nil {
+			n -= countDueBefore(u, kind, q.DueAfter)
+		}
+		return max(n, 0)
+	}
+	switch q.Status {
+	case store.StatusPending:
+		return inRange(duePending)
+	case store.StatusCompleted:
+		return inRange(dueAll) - inRange(duePending)
+	}
+	return inRange(dueAll)
+}
+
+// countDueBefore counts tasks of a kind due before t (every dated one when t
+// is nil): whole months and days from the histograms, then the entries of
+// t's own day from the due streams.
+func countDueBefore(u *userBuckets, kind byte, t *time.Time) int {
+	c := u.counts.Cursor()
+	n := 0
+	sum := func(level byte, upTo uint32, from uint32) {
+		lo := dueCountKey(kind, level, from)
+		hi := dueCountKey(kind, level, upTo)
+		for k, v := c.Seek(lo); k != nil && bytes.Compare(k, hi) < 0; k, v = c.Next() {
+			n += int(binary.BigEndian.Uint64(v))
+		}
+	}
+	if t == nil {
+		sum('M', ^uint32(0), 0)
+		return n
+	}
+	month := monthOf(*t)
+	sum('M', month, 0)
+	first := time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
+	sum('D', dayOf(*t), dayOf(first))
+	dayStart := time.UnixMicro(int64(dayOf(*t)-1<<30) * int64(24*time.Hour/time.Microsecond)).UTC()
+	st := []byte{0, 1}
+	if kind == duePending {
+		st = []byte{0}
+	}
+	b := u.sortBucket(store.SortDueDate)
+	for _, s := range st {
+		for p := store.PriorityNone; p <= store.PriorityHigh; p++ {
+			prefix := append(basePrefix(s, p), dueSeg)
+			lo, hi := appendMicro(slices.Clone(prefix), dayStart), appendMicro(slices.Clone(prefix), *t)
+			cur := b.Cursor()
+			for k, _ := cur.Seek(lo); k != nil && bytes.Compare(k, hi) < 0; k, _ = cur.Next() {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// scanList answers any query by scanning the user's rec entries.
+func scanList(u *userBuckets, q *store.ListQuery) ([]uint64, int, error) {
+	search := []byte(q.Search)
+	var matches []uint64
+	c := u.rec.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		r, err := decodeRec(v)
+		if err != nil {
+			return nil, 0, err
+		}
+		if r.match(q, search) {
+			matches = append(matches, keyID(k))
+		}
+	}
+	total := len(matches)
+	switch {
+	case q.Sort == store.SortID:
+		if q.Desc {
+			slices.Reverse(matches)
+		}
+		lo, hi := q.Page(total)
+		return matches[lo:hi], total, nil
+	case total <= max(smallSet, 4*q.PageEnd()):
+		ids, err := sortPage(u, q, matches)
+		return ids, total, err
+	}
+	// Many matches: walk the sort index, keeping the matches.
+	set := make(map[uint64]struct{}, total)
+	for _, id := range matches {
+		set[id] = struct{}{}
+	}
+	all := *q
+	all.Priorities = nil
+	all.Status = store.StatusAll
+	ids, err := walk(baseStreams(u, &all, nil), q, func(k, _ []byte) bool {
+		_, ok := set[keyID(k)]
+		return ok
+	})
+	return ids, total, err
+}
+
+// sortPage sorts a set of ids by q's order and returns the page.
+func sortPage(u *userBuckets, q *store.ListQuery, ids []uint64) ([]uint64, error) {
+	tasks := make([]store.Task, 0, len(ids))
+	for _, id := range ids {
+		h, err := decodeHeader(u.tasks.Get(idKey(id)))
+		if err != nil {
+			return nil, err
+		}
+		t := store.Task{ID: id, Priority: h.priority, CreatedAt: time.UnixMicro(h.created), UpdatedAt: time.UnixMicro(h.updated),
+			DueDate: microTime(h.hasDue, h.due)}
+		if q.Sort == store.SortTitle {
+			if t.Title, err = decodeTitle(h); err != nil {
+				return nil, err
+			}
+		}
+		tasks = append(tasks, t)
+	}
+	slices.SortFunc(tasks, func(a, b store.Task) int { return q.Compare(&a, &b) })
+	lo, hi := q.Page(len(tasks))
+	out := make([]uint64, 0, hi-lo)
+	for _, t := range tasks[lo:hi] {
+		out = append(out, t.ID)
+	}
+	return out, nil
+}
