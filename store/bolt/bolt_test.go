@@ -70,6 +70,14 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+// TestConformanceEveryPlan runs the suite again with the plans' thresholds
+// so small that the fallbacks (a filtered walk giving up, a scan with many
+// matches walking an index) run on the suite's little data.
+func TestConformanceEveryPlan(t *testing.T) {
+	defer bolt.SetPlanLimits(1, 2)()
+	storetest.Run(t, storetest.Harness{Open: func(tb testing.TB) store.Store { return MustOpen(tb, bolt.Options{}) }})
+}
+
 func TestUpdatedAtMovesForwardWithAFrozenClock(t *testing.T) {
 	frozen := time.Date(2026, 11, 30, 8, 51, 42, 123456789, time.UTC)
 	s := MustOpen(t, bolt.Options{Now: func() time.Time { return frozen }})

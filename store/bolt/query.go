@@ -28,13 +28,16 @@ import (
 //
 // README "Listing cost" says the same for users.
 
-// walkBudget is how many index entries a filtered walk may skip before the
-// plan switches to reading the due range.
-const walkBudget = 4096
-
-// smallSet is the number of scan matches below which the page is sorted from
-// the matches themselves rather than found by walking an index.
-const smallSet = 1024
+// Plan limits (variables so that tests can make them tiny, to run every
+// branch on little data).
+var (
+	// walkBudget is how many index entries a filtered walk may skip before
+	// the plan switches to reading the due range.
+	walkBudget = 4096
+	// smallSet is the number of scan matches below which the page is sorted
+	// from the matches themselves rather than found by walking an index.
+	smallSet = 1024
+)
 
 // listIDs runs the plan for q and returns the ids of the page, in order.
 func listIDs(u *userBuckets, q *store.ListQuery) (ids []uint64, total int, err error) {

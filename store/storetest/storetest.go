@@ -35,7 +35,10 @@ func ptr[T any](v T) *T { return &v }
 func Run(t *testing.T, h Harness) {
 	open := func(t *testing.T) store.Store {
 		s := h.Open(t)
-		t.Cleanup(func() { s.Close() })
+		t.Cleanup(func() {
+			Check(t, s) // every test leaves indexes and counts that agree with the tasks
+			s.Close()
+		})
 		return s
 	}
 	t.Run("Create", func(t *testing.T) { testCreate(t, open(t)) })
@@ -52,6 +55,10 @@ func Run(t *testing.T, h Harness) {
 	t.Run("ConcurrentCreates", func(t *testing.T) { testConcurrentCreates(t, open(t)) })
 	t.Run("DumpAndLoad", func(t *testing.T) { testDumpAndLoad(t, open(t), open(t)) })
 	t.Run("Reset", func(t *testing.T) { testReset(t, open(t)) })
+	t.Run("Fields", func(t *testing.T) { testFields(t, open(t)) })
+	t.Run("Recurrence", func(t *testing.T) { testRecurrence(t, open(t)) })
+	t.Run("Tags", func(t *testing.T) { testTags(t, open(t)) })
+	t.Run("ListModel", func(t *testing.T) { testListModel(t, open(t)) })
 	t.Run("Reopen", func(t *testing.T) {
 		if h.Reopen == nil {
 			t.Skip("store has no persistence")
