@@ -121,7 +121,7 @@ func (w *writeLoad) run(t *testing.T, url string, writers int, stop <-chan struc
 					key = user + "/" + id
 					req, _ = http.NewRequest("PUT", url+"/api/"+user+"/tasks/"+id, strings.NewReader(`{"description":"seq-`+strconv.Itoa(seq)+`"}`))
 				} else {
-					req, _ = http.NewRequest("POST", url+"/api/"+user+"/tasks", strings.NewReader(`{"title":"`+title+`"}`))
+					req, _ = http.NewRequest("POST", url+"/api/"+user+"/tasks", strings.NewReader(`{"title":"`+title+`","tags":["crash","w`+strconv.Itoa(n%3)+`"],"priority":"high","due_date":"2030-01-01"}`))
 				}
 				req.Header.Set("Authorization", "Bearer "+tok)
 				resp, err := client.Do(req)
@@ -176,6 +176,9 @@ func (w *writeLoad) verify(t *testing.T, db string) {
 	}
 	defer s.Close()
 	ctx := context.Background()
+	if err := s.Check(ctx); err != nil {
+		t.Errorf("after the kill, indexes and counts disagree with the tasks: %v", err)
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for user, titles := range w.created {

@@ -17,7 +17,9 @@ import (
 // with the trimmed title or a 422 in the contract's shape, never anything else.
 func FuzzCreateBody(f *testing.F) {
 	for _, s := range []string{`{"title":"x"}`, `{"title":" a ","description":null}`, `{"title":1}`, `[]`, `{`, ``, `{"title":"x"} x`,
-		`{"title":"` + strings.Repeat("a", 201) + `"}`, `{"title":"\u0000"}`, `{"a":{"b":{"c":[[[[[]]]]]}}}`, `"str"`, `null`} {
+		`{"title":"` + strings.Repeat("a", 201) + `"}`, `{"title":"\u0000"}`, `{"a":{"b":{"c":[[[[[]]]]]}}}`, `"str"`, `null`,
+		`{"title":"x","tags":["a","A"," b ",""],"priority":"high"}`, `{"title":"x","due_date":"2026-12-24","remind_at":"2026-12-24T08:00:00+02:00"}`,
+		`{"title":"x","recurrence":"monthly","due_date":"2026-01-31T00:00:00Z"}`, `{"title":"x","tags":[1,null,{}]}`} {
 		f.Add(s)
 	}
 	e := newEnv(&testing.T{}, api.Config{})
@@ -50,7 +52,9 @@ func FuzzCreateBody(f *testing.F) {
 // FuzzListQuery sends arbitrary query strings to the list route: 200 or 422.
 func FuzzListQuery(f *testing.F) {
 	for _, s := range []string{"", "limit=5", "status=pending&sort=title&order=asc", "limit=0", "offset=-1", "completed=maybe",
-		"limit=1e3", "limit=%00", "sort=&order=&status=", "limit=99999999999999999999999999"} {
+		"limit=1e3", "limit=%00", "sort=&order=&status=", "limit=99999999999999999999999999",
+		"priority=high,low&tag=home&tag=Work", "q=milk&search=x", "due_before=2026-12-24&due_after=2026-01-01T00:00:00Z",
+		"overdue=true&sort=due_date&order=desc", "sort=priority&priority=none", "tag=a,b", "due_before=2026-02-30"} {
 		f.Add(s)
 	}
 	e := newEnv(&testing.T{}, api.Config{})

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -58,7 +59,9 @@ func TestIsolationProperty(t *testing.T) {
 		case 0:
 			op = "create"
 			title := fmt.Sprintf("%s-%d", u, step)
-			r = e.do("POST", base, tok, `{"title":"`+title+`"}`)
+			// Tags and a due date so that every index moves with each step.
+			r = e.do("POST", base, tok, fmt.Sprintf(`{"title":%q,"tags":["t%d","shared"],"priority":%q,"due_date":"2030-01-%02d"}`,
+				title, rng.IntN(3), store.Priorities[rng.IntN(4)], 1+rng.IntN(28)))
 			if r.status != 201 || r.task(t).ID != next[u] || r.task(t).UserID != u {
 				t.Fatalf("step %d %s %s: %d %s", step, u, op, r.status, r.body)
 			}
@@ -112,7 +115,11 @@ func TestIsolationProperty(t *testing.T) {
 				t.Fatalf("step %d: %s %s of its task %d: %d %s", step, u, op, id, r.status, r.body)
 			}
 		}
-		// After every step, every user's whole list matches the model.
+		// After every step the indexes and counts agree with the tasks, and
+		// every user's whole list matches the model.
+		if err := e.store.Check(context.Background()); err != nil {
+			t.Fatalf("step %d (%s %s): %v", step, u, op, err)
+		}
 		for _, v := range users {
 			r := e.do("GET", "/api/"+v+"/tasks?sort=id&limit=100", tokens[v], "")
 			var got []store.Task

@@ -181,7 +181,7 @@ func fieldDateTime(ve *ValidationError, field string, v any) (*time.Time, bool) 
 	}
 	s, ok := v.(string)
 	if !ok {
-		ve.add(Problem{Type: "datetime_type", Loc: []any{"body", field}, Msg: "Input should be a valid datetime", Input: v})
+		ve.add(Problem{Type: "datetime_parsing", Loc: []any{"body", field}, Msg: "Input should be a valid datetime, input is not a string", Input: v, Ctx: map[string]any{"error": "input is not a string"}})
 		return nil, false
 	}
 	t, p := store.ParseDateTime(s)

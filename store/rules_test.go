@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"taskbolt/store"
 )
@@ -124,4 +125,60 @@ func TestTagRules(t *testing.T) {
 	if store.FoldTag("ΣΑΣ") != store.FoldTag("σας") {
 		t.Error("Greek sigma forms do not fold together")
 	}
+}
+
+// FuzzParseDateTime: any input is refused with datetime_parsing or read as
+// a UTC time at microsecond precision that prints and parses back the same.
+func FuzzParseDateTime(f *testing.F) {
+	for _, s := range []string{"2026-12-24", "2026-12-24T17:00:00Z", "2026-12-24T17:00:00.1234567+05:30", "2026-12-24 17:00", "0000-01-01", "9999-12-31T23:59:59.999999Z", "2026-12-24T17:00:00-00:00z"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, p := store.ParseDateTime(s)
+		if p != nil {
+			if p.Type != "datetime_parsing" {
+				t.Fatalf("%q: problem type %q", s, p.Type)
+			}
+			return
+		}
+		if got.Location() != time.UTC || got.Nanosecond()%1000 != 0 {
+			t.Fatalf("%q -> %v: not UTC at microseconds", s, got)
+		}
+		back, err := time.Parse(store.TimeLayout, got.Format(store.TimeLayout))
+		if err == nil && !back.Equal(got) {
+			t.Fatalf("%q -> %v prints as %s", s, got, got.Format(store.TimeLayout))
+		}
+	})
+}
+
+// FuzzTag: a cleaned tag is trimmed, 1-50 characters, without commas or
+// control characters; folding is idempotent and ignores case.
+func FuzzTag(f *testing.F) {
+	for _, s := range []string{"home", " Work ", "a,b", "\x00", "ΣΑΣ", "\u212a", strings.Repeat("é", 51)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		clean, p := store.CleanTag(s)
+		if p == nil {
+			if clean != strings.TrimSpace(clean) || strings.ContainsAny(clean, ",\x00\n") || clean == "" || len([]rune(clean)) > store.MaxTagLen {
+				t.Fatalf("%q cleaned to %q", s, clean)
+			}
+		}
+		f1 := store.FoldTag(s)
+		if store.FoldTag(f1) != f1 {
+			t.Fatalf("folding %q is not idempotent: %q, then %q", s, f1, store.FoldTag(f1))
+		}
+		if isASCII(s) && store.FoldTag(strings.ToUpper(s)) != store.FoldTag(strings.ToLower(s)) {
+			t.Fatalf("%q: upper and lower case fold apart", s)
+		}
+	})
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
