@@ -1,6 +1,7 @@
 package bolt
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -79,7 +80,17 @@ func (s *Store) Load(ctx context.Context, owner string, lastID uint64, tasks []s
 			seq = max(seq, t.ID)
 		}
 		now := s.clock()
+		var fresh []*store.Task
+		last := map[uint64]int{} // a task listed twice: the last one counts
 		for i, t := range tasks {
+			if t.ID != 0 {
+				last[t.ID] = i
+			}
+		}
+		for i, t := range tasks {
+			if t.ID != 0 && last[t.ID] != i {
+				continue
+			}
 			if t.ID == 0 {
 				seq++
 				t.ID = seq
@@ -96,18 +107,32 @@ func (s *Store) Load(ctx context.Context, owner string, lastID uint64, tasks []s
 				t.Tags = []string{}
 			}
 			t.NextOccurrence = 0
-			var old *store.Task
+			value := encodeTask(&t)
+			out[i] = t
 			if v := u.tasks.Get(idKey(t.ID)); v != nil {
+				if bytes.Equal(v, value) {
+					continue // loaded before: importing twice changes nothing, and costs little
+				}
 				prev, err := decodeTask(v)
 				if err != nil {
 					return err
 				}
-				old = &prev
+				if err := unindex(u, &prev); err != nil {
+					return err
+				}
 			}
-			if err := putTask(u, old, &t); err != nil {
+			if err := u.tasks.Put(idKey(t.ID), value); err != nil {
 				return err
 			}
-			out[i] = t
+			fresh = append(fresh, &out[i])
+		}
+		if err := indexAll(u, fresh); err != nil {
+			return err
+		}
+		for i, t := range tasks {
+			if t.ID != 0 && last[t.ID] != i {
+				out[i] = out[last[t.ID]]
+			}
 		}
 		return u.user.SetSequence(seq)
 	})

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
@@ -147,6 +149,55 @@ func index(u *userBuckets, t *store.Task) error {
 	}
 	for _, c := range countKeys(t) {
 		if err := addCount(u.counts, c.key, 1, c.name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// indexAll indexes many new tasks at once: their tasks entries must be put
+// already. It puts each bucket's keys in key order. bbolt splits nodes only at
+// commit, so within one large transaction a key put in the middle of a big
+// node moves everything after it: a hundred thousand tasks indexed one by
+// one take minutes, in key order a second (imports, migrations).
+func indexAll(u *userBuckets, tasks []*store.Task) error {
+	type kv struct{ k, v []byte }
+	bySort := map[store.SortKey][]kv{}
+	recs := make([]kv, 0, len(tasks))
+	counts := map[string]int64{}
+	names := map[string]string{}
+	for _, t := range tasks {
+		for _, e := range indexEntries(t) {
+			bySort[e.sort] = append(bySort[e.sort], kv{e.key, e.value})
+		}
+		recs = append(recs, kv{idKey(t.ID), encodeRec(t)})
+		for _, c := range countKeys(t) {
+			counts[string(c.key)]++
+			if _, ok := names[string(c.key)]; !ok {
+				names[string(c.key)] = c.name
+			}
+		}
+	}
+	put := func(b *bbolt.Bucket, entries []kv) error {
+		slices.SortFunc(entries, func(a, b kv) int { return bytes.Compare(a.k, b.k) })
+		for _, e := range entries {
+			if err := b.Put(e.k, e.v); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for k, entries := range bySort {
+		if err := put(u.sortBucket(k), entries); err != nil {
+			return err
+		}
+	}
+	if err := put(u.rec, recs); err != nil {
+		return err
+	}
+	keys := slices.Sorted(maps.Keys(counts))
+	for _, k := range keys {
+		if err := addCount(u.counts, []byte(k), counts[k], names[k]); err != nil {
 			return err
 		}
 	}

@@ -78,10 +78,15 @@ func migrateTo2(tx *bbolt.Tx) (users, tasks int, err error) {
 		if err != nil {
 			return 0, 0, err
 		}
+		fresh := make([]*store.Task, len(list))
 		for i := range list {
-			if err := putTask(u, nil, &list[i]); err != nil {
+			if err := u.tasks.Put(idKey(list[i].ID), encodeTask(&list[i])); err != nil {
 				return 0, 0, err
 			}
+			fresh[i] = &list[i]
+		}
+		if err := indexAll(u, fresh); err != nil {
+			return 0, 0, err
 		}
 		users++
 		tasks += len(list)

@@ -124,21 +124,26 @@ func TestNewerSchemaIsRefused(t *testing.T) {
 	}
 }
 
-// BenchmarkMigrate100k migrates a version-1 file of 100 users × 1,000 tasks.
+// BenchmarkMigrate100k migrates a version-1 file of 100,000 tasks: 100
+// users of 1,000, and one user of 100,000.
 func BenchmarkMigrate100k(b *testing.B) {
-	dir := b.TempDir()
-	src := filepath.Join(dir, "v1.db")
-	writeV1(b, src, 100, 1000)
-	for b.Loop() {
-		b.StopTimer()
-		path := filepath.Join(dir, "copy.db")
-		copyFile(b, src, path)
-		b.StartTimer()
-		s, err := bolt.Open(path, bolt.Options{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		s.Close()
+	for _, shape := range [][2]int{{100, 1000}, {1, 100_000}} {
+		b.Run(fmt.Sprintf("%dx%d", shape[0], shape[1]), func(b *testing.B) {
+			dir := b.TempDir()
+			src := filepath.Join(dir, "v1.db")
+			writeV1(b, src, shape[0], shape[1])
+			for b.Loop() {
+				b.StopTimer()
+				path := filepath.Join(dir, "copy.db")
+				copyFile(b, src, path)
+				b.StartTimer()
+				s, err := bolt.Open(path, bolt.Options{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				s.Close()
+			}
+		})
 	}
 }
 
@@ -150,5 +155,17 @@ func copyFile(tb testing.TB, src, dst string) {
 	}
 	if err := os.WriteFile(dst, b, 0o600); err != nil {
 		tb.Fatal(err)
+	}
+}
+
+// TestLoadListsATaskTwice: an import that names one id twice loads the last.
+func TestLoadListsATaskTwice(t *testing.T) {
+	s := MustOpen(t, bolt.Options{})
+	out, err := s.Load(context.Background(), "alice", 0, []store.Task{{ID: 2, Title: "first"}, {ID: 2, Title: "second", Tags: []string{"x"}}, {Title: "new"}})
+	if err != nil || out[0].Title != "second" || out[1].Title != "second" || out[2].ID != 3 {
+		t.Fatalf("%+v %v", out, err)
+	}
+	if err := s.Check(context.Background()); err != nil {
+		t.Fatal(err)
 	}
 }

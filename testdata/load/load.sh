@@ -4,11 +4,15 @@
 # req/s, p50, p99 and the count of non-2xx answers for each.
 # Then a soak: the mixed scenario for SOAK (30s), counting acknowledged creates
 # and 5xx, and checking that every acknowledged create is stored.
+# Before that, a user of BIG (100000; 0 skips it) tasks is imported, and the
+# lists of that user are loaded too: the default list, a filtered sort, every
+# sort key with each single filter, and a search; with the time of one
+# request alone for each.
 # Knobs: DURATION (10s), SOAK (30s; 0 skips it), CONNECTIONS (64), THREADS (2),
-# LOG_LEVEL (info; the access log goes to a file, as in production).
+# BIG (100000), LOG_LEVEL (info; the access log goes to a file, as in production).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-DURATION=${DURATION:-10s} SOAK=${SOAK:-30s} CONNECTIONS=${CONNECTIONS:-64} THREADS=${THREADS:-2}
+DURATION=${DURATION:-10s} SOAK=${SOAK:-30s} CONNECTIONS=${CONNECTIONS:-64} THREADS=${THREADS:-2} BIG=${BIG:-100000}
 
 if ! command -v wrk >/dev/null; then
   echo "installing wrk…"; (apt-get update -qq && apt-get install -y -qq wrk) >/dev/null
@@ -22,6 +26,12 @@ trap cleanup EXIT
 CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$work/taskbolt" .
 export BETTER_AUTH_SECRET=$(head -c 32 /dev/urandom | base64) TASKBOLT_ENV_FILE= HOST=127.0.0.1 PORT=0 \
   DATABASE_URL="$work/load.db" LOG_LEVEL="${LOG_LEVEL:-info}"
+if [ "$BIG" != "0" ]; then
+  go run ./testdata/load/seed -big "$BIG" -export "$work/big.json" -out "$work/bigtoken"
+  start=$(date +%s.%N)
+  "$work/taskbolt" import "$work/big.json" 2>/dev/null
+  echo "imported a user of $BIG tasks in $(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}') s; database $(stat -c %s "$work/load.db") bytes"
+fi
 "$work/taskbolt" serve >"$work/stdout" 2>"$work/server.log" &
 pid=$!
 for _ in $(seq 100); do grep -q '^listening on ' "$work/stdout" 2>/dev/null && break; sleep 0.05; done
@@ -36,6 +46,17 @@ echo "seeded 100 users x 20 tasks"
 for s in list get toggle mixed create; do
   SCENARIO=$s TOKENS_FILE="$work/tokens" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" -s testdata/load/scenario.lua "$url" | tail -1
 done
+if [ "$BIG" != "0" ]; then
+  read -r bigu bigtok <"$work/bigtoken"
+  for q in "" "?status=pending&sort=title&limit=20" "?sort=due_date&overdue=true" "?tag=home&sort=title" "?q=milk"; do
+    # One request alone: the median of five.
+    t=$(for _ in 1 2 3 4 5; do curl -s -o /dev/null -w '%{time_total}\n' -H "Authorization: Bearer $bigtok" "$url/api/$bigu/tasks$q"; done | sort -n | sed -n 3p)
+    echo "user of $BIG tasks, one request alone: $(awk -v t="$t" 'BEGIN{printf "%.2f", t*1000}') ms  /tasks$q"
+  done
+  for s in biglist bigfilter bigmix bigq; do
+    SCENARIO=$s TOKENS_FILE="$work/bigtoken" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" -s testdata/load/scenario.lua "$url" | tail -1
+  done
+fi
 # total_tasks sums X-Total-Count over every user.
 total_tasks() {
   local sum=0 n

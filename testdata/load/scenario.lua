@@ -1,6 +1,9 @@
 -- wrk script for testdata/load/load.sh. SCENARIO picks the request mix:
 -- list, get, create, toggle, or mixed (80% reads: list/get, 20% writes:
--- create/toggle). TOKENS_FILE holds "user token" lines from seed.
+-- create/toggle); for the user of 100,000 tasks: biglist (the default list),
+-- bigfilter (status=pending&sort=title&limit=20), bigmix (every sort key
+-- alone and with each single filter, in turn) and bigq (a search).
+-- TOKENS_FILE holds "user token" lines from seed.
 local scenario = os.getenv("SCENARIO") or "list"
 local users, tokens = {}, {}
 local counter = 0
@@ -14,7 +17,17 @@ function init(args)
   counter = math.random(#users)
 end
 
-local body = '{"title":"load test task","description":"created by wrk"}'
+local body = '{"title":"load test task","description":"created by wrk","tags":["load"],"priority":"medium","due_date":"2030-01-01"}'
+
+-- bigmix's queries: every sort key, alone and with each single filter.
+local day = 86400
+local mix = {}
+local filters = { "", "&status=pending", "&priority=high", "&tag=home",
+  "&due_before=" .. os.date("!%Y-%m-%d", os.time() + 30 * day),
+  "&due_after=" .. os.date("!%Y-%m-%d", os.time() - 30 * day), "&overdue=true" }
+for _, sort in ipairs({ "created", "updated", "title", "id", "due_date", "priority" }) do
+  for _, f in ipairs(filters) do mix[#mix + 1] = "?sort=" .. sort .. f end
+end
 
 function request()
   counter = counter + 1
@@ -26,8 +39,14 @@ function request()
     local r = math.random(100)
     if r <= 40 then s = "list" elseif r <= 80 then s = "get" elseif r <= 90 then s = "create" else s = "toggle" end
   end
-  if s == "list" then
+  if s == "list" or s == "biglist" then
     return wrk.format("GET", "/api/" .. u .. "/tasks", hdr)
+  elseif s == "bigfilter" then
+    return wrk.format("GET", "/api/" .. u .. "/tasks?status=pending&sort=title&limit=20", hdr)
+  elseif s == "bigmix" then
+    return wrk.format("GET", "/api/" .. u .. "/tasks" .. mix[counter % #mix + 1], hdr)
+  elseif s == "bigq" then
+    return wrk.format("GET", "/api/" .. u .. "/tasks?q=milk", hdr)
   elseif s == "get" then
     return wrk.format("GET", "/api/" .. u .. "/tasks/" .. math.random(20), hdr)
   elseif s == "create" then
