@@ -198,7 +198,7 @@ func walkBudgeted(streams []*stream, q *store.ListQuery, keep keep, budget int) 
 		s.start()
 	}
 	want := q.PageEnd()
-	var ids []uint64
+	ids := make([]uint64, 0, min(want, store.MaxLimit))
 	seen, skipped := 0, 0
 	for seen < want {
 		var best *stream
@@ -373,6 +373,9 @@ func countDueBefore(u *userBuckets, kind byte, t *time.Time) int {
 	first := time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
 	sum('D', dayOf(*t), dayOf(first))
 	dayStart := time.UnixMicro(int64(dayOf(*t)-1<<30) * int64(24*time.Hour/time.Microsecond)).UTC()
+	if t.Equal(dayStart) {
+		return n // a date alone: whole days only
+	}
 	st := []byte{0, 1}
 	if kind == duePending {
 		st = []byte{0}

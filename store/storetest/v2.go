@@ -235,6 +235,8 @@ func testListModel(t *testing.T, s store.Store) {
 		{"search b", func(q *store.ListQuery) { q.Search = "b" }},
 		{"search nothing", func(q *store.ListQuery) { q.Search = "qqq" }},
 		{"due before now", func(q *store.ListQuery) { q.DueBefore = &now }},
+		{"due before a date", func(q *store.ListQuery) { q.DueBefore = at("2030-06-03T00:00:00Z") }},
+		{"due after a date", func(q *store.ListQuery) { q.DueAfter = at("2030-05-20T00:00:00Z") }},
 		{"due after now-100h", func(q *store.ListQuery) { d := now.Add(-100 * time.Hour); q.DueAfter = &d }},
 		{"due window", func(q *store.ListQuery) {
 			a, b := now.Add(-50*time.Hour), now.Add(20*time.Hour)
