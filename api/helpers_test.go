@@ -53,7 +53,13 @@ type testEnv struct {
 // newEnv builds the app; wrap, when given, may replace the store the app sees.
 func newEnv(t *testing.T, cfg api.Config, wrap ...func(store.Store) store.Store) *testEnv {
 	t.Helper()
-	s, err := bolt.Open(filepath.Join(t.TempDir(), "tasks.db"), bolt.Options{})
+	return newEnvOpts(t, cfg, bolt.Options{}, wrap...)
+}
+
+// newEnvOpts is newEnv over a bolt store opened with opt.
+func newEnvOpts(t *testing.T, cfg api.Config, opt bolt.Options, wrap ...func(store.Store) store.Store) *testEnv {
+	t.Helper()
+	s, err := bolt.Open(filepath.Join(t.TempDir(), "tasks.db"), opt)
 	if err != nil {
 		t.Fatal(err)
 	}

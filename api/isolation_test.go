@@ -11,6 +11,7 @@ import (
 
 	"taskbolt/api"
 	"taskbolt/store"
+	"taskbolt/store/bolt"
 )
 
 // modelTask is what a user's task must look like, by a simple model.
@@ -23,10 +24,16 @@ type modelTask struct {
 // several users, each with its own token, and checks after every step that
 // the API matches a simple model: no user observes or changes another's tasks.
 func TestIsolationProperty(t *testing.T) {
+	t.Run("Scanned", func(t *testing.T) { testIsolation(t, bolt.Options{}) })
+	t.Run("Indexed", func(t *testing.T) { testIsolation(t, bolt.Options{IndexAfter: -1}) })
+	t.Run("IndexedMidway", func(t *testing.T) { testIsolation(t, bolt.Options{IndexAfter: 20}) })
+}
+
+func testIsolation(t *testing.T, opt bolt.Options) {
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 42))
-	e := newEnv(t, api.Config{})
+	e := newEnvOpts(t, api.Config{}, opt)
 	users := []string{"alice", "bob", "carol"}
 	tokens := map[string]string{}
 	model := map[string]map[uint64]modelTask{}

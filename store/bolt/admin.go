@@ -71,7 +71,7 @@ func (s *Store) Load(ctx context.Context, owner string, lastID uint64, tasks []s
 	}
 	out := make([]store.Task, len(tasks))
 	err := s.db.Update(func(tx *bbolt.Tx) error {
-		u, err := openUser(tx, owner)
+		u, err := openUser(tx, owner, s.indexAfter)
 		if err != nil {
 			return err
 		}
@@ -81,6 +81,7 @@ func (s *Store) Load(ctx context.Context, owner string, lastID uint64, tasks []s
 		}
 		now := s.clock()
 		var fresh []*store.Task
+		added := 0
 		last := map[uint64]int{} // a task listed twice: the last one counts
 		for i, t := range tasks {
 			if t.ID != 0 {
@@ -117,17 +118,31 @@ func (s *Store) Load(ctx context.Context, owner string, lastID uint64, tasks []s
 				if err != nil {
 					return err
 				}
-				if err := unindex(u, &prev); err != nil {
-					return err
+				if u.indexed() {
+					if err := unindex(u, &prev); err != nil {
+						return err
+					}
 				}
+			} else {
+				added++
 			}
 			if err := u.tasks.Put(idKey(t.ID), value); err != nil {
 				return err
 			}
 			fresh = append(fresh, &out[i])
 		}
-		if err := indexAll(u, fresh); err != nil {
+		if err := u.addTasks(added); err != nil {
 			return err
+		}
+		switch {
+		case u.indexed():
+			if err := indexAll(u, fresh); err != nil {
+				return err
+			}
+		case u.taskCount() > u.indexAfter:
+			if err := buildIndex(u); err != nil {
+				return err
+			}
 		}
 		for i, t := range tasks {
 			if t.ID != 0 && last[t.ID] != i {

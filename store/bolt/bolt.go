@@ -56,6 +56,10 @@ type Options struct {
 	ReadOnly bool
 	// Logger receives a line when a file is migrated. Default: none.
 	Logger *slog.Logger
+	// IndexAfter is the task count past which a user's lists are served from
+	// indexes rather than a scan. Default DefaultIndexAfter; negative: every
+	// user is indexed from its first task (tests).
+	IndexAfter int
 }
 
 // Store is a store.Store over a bbolt file.
@@ -64,6 +68,8 @@ type Store struct {
 	path string
 	now  func() time.Time
 	log  *slog.Logger
+	// indexAfter is Options.IndexAfter.
+	indexAfter int
 }
 
 var (
@@ -105,7 +111,10 @@ func Open(path string, opt Options) (*Store, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	db.MaxBatchDelay = opt.MaxBatchDelay
-	s := &Store{db: db, path: path, now: opt.Now, log: opt.Logger}
+	if opt.IndexAfter == 0 {
+		opt.IndexAfter = DefaultIndexAfter
+	}
+	s := &Store{db: db, path: path, now: opt.Now, log: opt.Logger, indexAfter: opt.IndexAfter}
 	if err := s.checkSchema(); err != nil {
 		db.Close()
 		return nil, err
@@ -218,7 +227,7 @@ func (s *Store) Create(ctx context.Context, owner string, in store.NewTask) (sto
 	var t store.Task
 	// Batch may run this more than once; it sets t on every run.
 	err := s.db.Batch(func(tx *bbolt.Tx) error {
-		u, err := openUser(tx, owner)
+		u, err := openUser(tx, owner, s.indexAfter)
 		if err != nil {
 			return err
 		}
@@ -304,7 +313,7 @@ func (s *Store) writeTask(owner string, id uint64, fn func(u *userBuckets, value
 		if tasksOf(tx, owner) == nil {
 			return nil
 		}
-		u, err := openUser(tx, owner)
+		u, err := openUser(tx, owner, s.indexAfter)
 		if err != nil {
 			return err
 		}
@@ -341,9 +350,9 @@ func (s *Store) Delete(ctx context.Context, owner string, id uint64) error {
 // selectPage runs inside a read transaction: it picks the page's ids with
 // the plan q calls for (query.go) and calls emit with each stored value.
 func selectPage(tx *bbolt.Tx, owner string, q store.ListQuery, emit func(v []byte) error) (total int, err error) {
-	u := readUser(tx, owner)
-	if u == nil {
-		return 0, nil
+	u, err := readUser(tx, owner)
+	if u == nil || err != nil {
+		return 0, err
 	}
 	if q.Now.IsZero() {
 		q.Now = time.Now()
@@ -417,7 +426,8 @@ func (s *Store) ListJSON(ctx context.Context, owner string, q store.ListQuery, d
 	return dst, total, nil
 }
 
-// Tags lists the owner's tags from the kept counts, ordered by folded name.
+// Tags lists the owner's tags from the kept counts (a small user's from its
+// rec entries), ordered by folded name.
 func (s *Store) Tags(ctx context.Context, owner string) ([]store.TagCount, error) {
 	if err := checkOwner(ctx, owner); err != nil {
 		return nil, err
@@ -425,9 +435,13 @@ func (s *Store) Tags(ctx context.Context, owner string) ([]store.TagCount, error
 	out := []store.TagCount{}
 	err := s.db.View(func(tx *bbolt.Tx) error {
 		out = out[:0]
-		u := readUser(tx, owner)
-		if u == nil {
-			return nil
+		u, err := readUser(tx, owner)
+		if u == nil || err != nil {
+			return err
+		}
+		if !u.indexed() {
+			out, err = scanTags(u)
+			return err
 		}
 		c := u.counts.Cursor()
 		for k, v := c.Seek([]byte{cntTag}); k != nil && k[0] == cntTag; k, v = c.Next() {

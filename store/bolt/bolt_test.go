@@ -70,12 +70,20 @@ func TestConformance(t *testing.T) {
 	})
 }
 
-// TestConformanceEveryPlan runs the suite again with the plans' thresholds
-// so small that the fallbacks (a filtered walk giving up, a scan with many
-// matches walking an index) run on the suite's little data.
+// TestConformanceEveryPlan runs the suite again with every user indexed
+// from its first task, with the plans' thresholds so small that the
+// fallbacks (a filtered walk giving up, a scan with many matches walking an
+// index) run on the suite's little data, and with users indexed midway.
 func TestConformanceEveryPlan(t *testing.T) {
-	defer bolt.SetPlanLimits(1, 2)()
-	storetest.Run(t, storetest.Harness{Open: func(tb testing.TB) store.Store { return MustOpen(tb, bolt.Options{}) }})
+	opening := func(opt bolt.Options) storetest.Harness {
+		return storetest.Harness{Open: func(tb testing.TB) store.Store { return MustOpen(tb, opt) }}
+	}
+	t.Run("Indexed", func(t *testing.T) { storetest.Run(t, opening(bolt.Options{IndexAfter: -1})) })
+	t.Run("IndexedTinyPlanLimits", func(t *testing.T) {
+		defer bolt.SetPlanLimits(1, 2)()
+		storetest.Run(t, opening(bolt.Options{IndexAfter: -1}))
+	})
+	t.Run("IndexedMidway", func(t *testing.T) { storetest.Run(t, opening(bolt.Options{IndexAfter: 100})) }) // the model test's user crosses it
 }
 
 func TestUpdatedAtMovesForwardWithAFrozenClock(t *testing.T) {

@@ -27,7 +27,7 @@ func (s *Store) Check(ctx context.Context) error {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			if err := checkUser(users.Bucket(name)); err != nil {
+			if err := checkUser(users.Bucket(name), s.indexAfter); err != nil {
 				return fmt.Errorf("user %q: %w", name, err)
 			}
 			return nil
@@ -35,13 +35,13 @@ func (s *Store) Check(ctx context.Context) error {
 	})
 }
 
-func checkUser(user *bbolt.Bucket) error {
-	u, err := userBucketsOf(user)
+func checkUser(user *bbolt.Bucket, indexAfter int) error {
+	u, err := userBucketsOf(user, indexAfter)
 	if err != nil {
 		return err
 	}
-	if u.tasks == nil || u.idx == nil || u.rec == nil || u.counts == nil {
-		return errors.New("buckets missing")
+	if u.tasks == nil {
+		return errors.New("tasks bucket missing")
 	}
 	wantIdx := map[store.SortKey]map[string]string{}
 	for k := range sortBuckets {
@@ -50,6 +50,7 @@ func checkUser(user *bbolt.Bucket) error {
 	wantRec := map[string]string{}
 	wantCounts := map[string]uint64{}
 	var maxID uint64
+	n := 0
 	err = u.tasks.ForEach(func(k, v []byte) error {
 		t, err := decodeTask(v)
 		if err != nil {
@@ -59,12 +60,15 @@ func checkUser(user *bbolt.Bucket) error {
 			return fmt.Errorf("task under key %d says id %d", keyID(k), t.ID)
 		}
 		maxID = max(maxID, t.ID)
-		for _, e := range indexEntries(&t) {
-			wantIdx[e.sort][string(e.key)] = string(e.value)
-		}
-		wantRec[string(k)] = string(encodeRec(&t))
-		for _, c := range countKeys(&t) {
-			wantCounts[string(c.key)]++
+		n++
+		if u.indexed() {
+			wantRec[string(k)] = string(encodeRec(&t))
+			for _, e := range indexEntries(&t) {
+				wantIdx[e.sort][string(e.key)] = string(e.value)
+			}
+			for _, c := range countKeys(&t) {
+				wantCounts[string(c.key)]++
+			}
 		}
 		return nil
 	})
@@ -74,13 +78,25 @@ func checkUser(user *bbolt.Bucket) error {
 	if maxID > u.user.Sequence() {
 		return fmt.Errorf("task %d is past the next id %d", maxID, u.user.Sequence()+1)
 	}
+	if u.taskCount() != n {
+		return fmt.Errorf("the task count says %d, there are %d", u.taskCount(), n)
+	}
+	if !u.indexed() {
+		if n > indexAfter {
+			return fmt.Errorf("%d tasks and no index (indexed after %d)", n, indexAfter)
+		}
+		if user.Bucket(countsBucket) != nil || user.Bucket(recBucket) != nil {
+			return errors.New("counts or rec without an index")
+		}
+		return nil
+	}
+	if err := sameEntries("rec", u.rec, wantRec); err != nil {
+		return err
+	}
 	for k, want := range wantIdx {
 		if err := sameEntries("index "+string(k), u.sortBucket(k), want); err != nil {
 			return err
 		}
-	}
-	if err := sameEntries("rec", u.rec, wantRec); err != nil {
-		return err
 	}
 	got := map[string]uint64{}
 	err = u.counts.ForEach(func(k, v []byte) error {
@@ -93,14 +109,14 @@ func checkUser(user *bbolt.Bucket) error {
 	if err != nil {
 		return err
 	}
-	for k, n := range wantCounts {
-		if got[k] != n {
-			return fmt.Errorf("count %q is %d, the tasks say %d", k, got[k], n)
+	for k, c := range wantCounts {
+		if got[k] != c {
+			return fmt.Errorf("count %q is %d, the tasks say %d", k, got[k], c)
 		}
 	}
-	for k, n := range got {
+	for k, c := range got {
 		if _, ok := wantCounts[k]; !ok {
-			return fmt.Errorf("count %q is %d, no task has it", k, n)
+			return fmt.Errorf("count %q is %d, no task has it", k, c)
 		}
 	}
 	return nil

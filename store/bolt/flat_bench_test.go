@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -109,3 +110,24 @@ func BenchmarkSearch(b *testing.B) {
 	}
 }
 func ptr[T any](v T) *T { return &v }
+
+// BenchmarkCreateManyUsers is the load test's create: 64 writers, tasks
+// spread over 100 users, each with tags, a priority and a due date.
+func BenchmarkCreateManyUsers(b *testing.B) {
+	s := MustOpen(b, bolt.Options{})
+	ctx := context.Background()
+	due := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	desc := "created by the benchmark"
+	var n atomic.Int64
+	b.ReportAllocs()
+	b.SetParallelism(32)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			user := fmt.Sprintf("user%03d", n.Add(1)%100)
+			if _, err := s.Create(ctx, user, store.NewTask{Title: "load test task", Description: &desc, Tags: []string{"load"}, Priority: store.PriorityMedium, DueDate: &due}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}

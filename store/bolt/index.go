@@ -15,24 +15,39 @@ import (
 
 // Per-user indexes, kept in the same write transaction as the task:
 //
+//	users/<id>/n           = how many tasks the user has
+//	users/<id>/rec/<id>    = the task's filter and sort fields and folded text
 //	users/<id>/idx/<sort>/b<status><priority><sort part>  = due (8 bytes) or empty
 //	users/<id>/idx/<sort>/t<tag><0x00 0x01><sort part>   = empty
-//	users/<id>/rec/<id>    = the task's filter fields and folded text (for scans)
 //	users/<id>/counts/s<status><priority>                = number of tasks
-//	users/<id>/counts/t<folded tag>                      = number of tasks, then the first spelling
+//	users/<id>/counts/t<folded tag>                      = number of tasks, then a spelling
 //	users/<id>/counts/d<pending?><M|D><month or day>     = number of tasks due then
 //
-// <sort> is one bucket per sort key. A sort part orders the entries of one
-// stream as the list asks, and ends with the big-endian id, so ties break by
-// id. The base entries are split into eight streams by status and priority:
-// a list with no filter merges the eight, a status or priority filter merges
-// fewer, so a page costs the same however many tasks the user has. A tag
-// filter walks that tag's stream. Counts give X-Total-Count without a scan.
+// A user with a few hundred tasks has none of them: a list reads the task
+// headers (and, for a search, a tag filter or a title sort, the tasks), as a
+// database scans a small table rather than use an index. A user with more
+// than DefaultIndexAfter tasks (Options.IndexAfter) gets rec, idx and counts, built in the
+// transaction that crosses the threshold and kept from then on. rec entries
+// are compact records that a scan reads instead of JSON; idx has one
+// bucket per sort key, whose entries are split into eight streams by status
+// and priority (a list with no filter merges the eight, a status or priority
+// filter fewer) plus one stream per tag, so a page costs the same however
+// many tasks the user has, and counts give X-Total-Count without a scan.
+// A sort part orders a stream as the list asks and ends with the big-endian
+// id, so ties break by id. Small users pay for none of it on writes: a
+// create touches the tasks pages only, as before indexes existed.
 var (
 	idxBucket    = []byte("idx")
 	recBucket    = []byte("rec")
 	countsBucket = []byte("counts")
+	taskCountKey = []byte("n")
 )
+
+// DefaultIndexAfter is the task count past which a user is indexed, unless
+// Options.IndexAfter says otherwise. Below it a scan of the task headers
+// costs less than keeping the indexes would on every write; above it the
+// indexes keep a page flat.
+const DefaultIndexAfter = 512
 
 // sortBuckets names each sort key's index bucket.
 var sortBuckets = map[store.SortKey][]byte{
@@ -52,38 +67,59 @@ const (
 	noDueSeg = 1 // and without: [1][id], after every dated one
 )
 
-// userBuckets are one user's buckets in a write transaction.
+// userBuckets are one user's buckets. rec, idx, counts and sorts are nil
+// until the user is indexed.
 type userBuckets struct {
-	user, tasks, idx, rec, counts *bbolt.Bucket
+	user, tasks, rec, idx, counts *bbolt.Bucket
 	sorts                         map[store.SortKey]*bbolt.Bucket
+	indexAfter                    int // the store's Options.IndexAfter
 }
 
+func (u *userBuckets) indexed() bool                            { return u.idx != nil }
 func (u *userBuckets) sortBucket(k store.SortKey) *bbolt.Bucket { return u.sorts[k] }
+
+// taskCount is how many tasks the user has.
+func (u *userBuckets) taskCount() int {
+	v := u.user.Get(taskCountKey)
+	if len(v) != 8 {
+		return 0
+	}
+	return int(binary.BigEndian.Uint64(v))
+}
+
+func (u *userBuckets) addTasks(delta int) error {
+	return u.user.Put(taskCountKey, binary.BigEndian.AppendUint64(nil, uint64(u.taskCount()+delta)))
+}
 
 // openUser returns the owner's buckets, creating them when the owner writes
 // for the first time. Only for write transactions.
-func openUser(tx *bbolt.Tx, owner string) (*userBuckets, error) {
+func openUser(tx *bbolt.Tx, owner string, indexAfter int) (*userBuckets, error) {
 	user, err := tx.Bucket(usersBucket).CreateBucketIfNotExists([]byte(owner))
 	if err != nil {
 		return nil, err
 	}
-	return userBucketsOf(user)
+	return userBucketsOf(user, indexAfter)
 }
 
-func userBucketsOf(user *bbolt.Bucket) (*userBuckets, error) {
-	u := &userBuckets{user: user, sorts: make(map[store.SortKey]*bbolt.Bucket, len(sortBuckets))}
+// userBucketsOf opens a user's buckets, creating tasks in a write
+// transaction when it is missing.
+func userBucketsOf(user *bbolt.Bucket, indexAfter int) (*userBuckets, error) {
+	u := &userBuckets{user: user, indexAfter: indexAfter}
 	var err error
-	for _, b := range []struct {
-		dst  **bbolt.Bucket
-		name []byte
-	}{{&u.tasks, tasksBucket}, {&u.idx, idxBucket}, {&u.rec, recBucket}, {&u.counts, countsBucket}} {
-		if *b.dst, err = bucketIn(user, b.name); err != nil {
-			return nil, err
-		}
+	if u.tasks, err = bucketIn(user, tasksBucket); err != nil {
+		return nil, err
 	}
-	for k, name := range sortBuckets {
-		if u.sorts[k], err = bucketIn(u.idx, name); err != nil {
-			return nil, err
+	if u.idx = user.Bucket(idxBucket); u.idx != nil {
+		u.counts, u.rec = user.Bucket(countsBucket), user.Bucket(recBucket)
+		if u.counts == nil || u.rec == nil {
+			return nil, fmt.Errorf("counts or rec bucket missing: %w", errCorrupt)
+		}
+		u.sorts = make(map[store.SortKey]*bbolt.Bucket, len(sortBuckets))
+		for k, name := range sortBuckets {
+			u.sorts[k] = u.idx.Bucket(name)
+			if u.sorts[k] == nil {
+				return nil, fmt.Errorf("index bucket %s missing: %w", name, errCorrupt)
+			}
 		}
 	}
 	return u, nil
@@ -100,52 +136,105 @@ func bucketIn(parent *bbolt.Bucket, name []byte) (*bbolt.Bucket, error) {
 
 // readUser returns the owner's buckets in a read transaction, or nil when the
 // owner has never written.
-func readUser(tx *bbolt.Tx, owner string) *userBuckets {
+func readUser(tx *bbolt.Tx, owner string) (*userBuckets, error) {
 	users := tx.Bucket(usersBucket)
 	if users == nil {
-		return nil
+		return nil, nil
 	}
 	user := users.Bucket([]byte(owner))
 	if user == nil {
-		return nil
+		return nil, nil
 	}
-	u, err := userBucketsOf(user)
-	if err != nil || u.tasks == nil || u.idx == nil || u.rec == nil || u.counts == nil {
-		return nil
+	u, err := userBucketsOf(user, 0)
+	if err != nil {
+		return nil, err
 	}
-	return u
+	if u.tasks == nil {
+		return nil, nil
+	}
+	return u, nil
 }
 
-// putTask is the one way a task is written: it stores t and moves every
-// index entry and count from old (nil for a new task) to t.
-func putTask(u *userBuckets, old, t *store.Task) error {
-	if old != nil {
-		if err := unindex(u, old); err != nil {
+// buildIndex creates the user's rec entries, indexes and counts from its
+// tasks.
+func buildIndex(u *userBuckets) error {
+	idx, err := u.user.CreateBucket(idxBucket)
+	if err != nil {
+		return err
+	}
+	if u.counts, err = u.user.CreateBucket(countsBucket); err != nil {
+		return err
+	}
+	if u.rec, err = u.user.CreateBucket(recBucket); err != nil {
+		return err
+	}
+	u.idx, u.sorts = idx, make(map[store.SortKey]*bbolt.Bucket, len(sortBuckets))
+	for k, name := range sortBuckets {
+		if u.sorts[k], err = idx.CreateBucket(name); err != nil {
 			return err
 		}
 	}
+	var all []*store.Task
+	err = u.tasks.ForEach(func(_, v []byte) error {
+		t, err := decodeTask(v)
+		all = append(all, &t)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return indexAll(u, all)
+}
+
+// putTask is the one way a task is written: it stores t and moves its rec
+// entry, and its index entries and counts when the user is indexed, from old
+// (nil for a new task) to t. The create that takes a user past
+// its indexAfter builds its indexes.
+func putTask(u *userBuckets, old, t *store.Task) error {
 	if err := u.tasks.Put(idKey(t.ID), encodeTask(t)); err != nil {
 		return err
 	}
-	return index(u, t)
+	if old == nil {
+		if err := u.addTasks(1); err != nil {
+			return err
+		}
+	}
+	switch {
+	case u.indexed():
+		if old != nil {
+			if err := unindex(u, old); err != nil {
+				return err
+			}
+		}
+		return index(u, t)
+	case u.taskCount() > u.indexAfter:
+		return buildIndex(u)
+	}
+	return nil
 }
 
 // deleteTask is the one way a task is removed.
 func deleteTask(u *userBuckets, old *store.Task) error {
-	if err := unindex(u, old); err != nil {
+	if err := u.tasks.Delete(idKey(old.ID)); err != nil {
 		return err
 	}
-	return u.tasks.Delete(idKey(old.ID))
+	if err := u.addTasks(-1); err != nil {
+		return err
+	}
+	if u.indexed() {
+		return unindex(u, old)
+	}
+	return nil
 }
 
 func index(u *userBuckets, t *store.Task) error {
+	if err := u.rec.Put(idKey(t.ID), encodeRec(t)); err != nil {
+		return err
+	}
 	for _, e := range indexEntries(t) {
 		if err := u.sortBucket(e.sort).Put(e.key, e.value); err != nil {
 			return err
 		}
-	}
-	if err := u.rec.Put(idKey(t.ID), encodeRec(t)); err != nil {
-		return err
 	}
 	for _, c := range countKeys(t) {
 		if err := addCount(u.counts, c.key, 1, c.name); err != nil {
@@ -155,8 +244,9 @@ func index(u *userBuckets, t *store.Task) error {
 	return nil
 }
 
-// indexAll indexes many new tasks at once: their tasks entries must be put
-// already. It puts each bucket's keys in key order. bbolt splits nodes only at
+// indexAll indexes many tasks at once into an indexed user's buckets (rec
+// entries, index entries, counts): their tasks entries must be put already.
+// It puts each bucket's keys in key order. bbolt splits nodes only at
 // commit, so within one large transaction a key put in the middle of a big
 // node moves everything after it: a hundred thousand tasks indexed one by
 // one take minutes, in key order a second (imports, migrations).
@@ -167,10 +257,10 @@ func indexAll(u *userBuckets, tasks []*store.Task) error {
 	counts := map[string]int64{}
 	names := map[string]string{}
 	for _, t := range tasks {
+		recs = append(recs, kv{idKey(t.ID), encodeRec(t)})
 		for _, e := range indexEntries(t) {
 			bySort[e.sort] = append(bySort[e.sort], kv{e.key, e.value})
 		}
-		recs = append(recs, kv{idKey(t.ID), encodeRec(t)})
 		for _, c := range countKeys(t) {
 			counts[string(c.key)]++
 			if _, ok := names[string(c.key)]; !ok {
@@ -187,13 +277,13 @@ func indexAll(u *userBuckets, tasks []*store.Task) error {
 		}
 		return nil
 	}
+	if err := put(u.rec, recs); err != nil {
+		return err
+	}
 	for k, entries := range bySort {
 		if err := put(u.sortBucket(k), entries); err != nil {
 			return err
 		}
-	}
-	if err := put(u.rec, recs); err != nil {
-		return err
 	}
 	keys := slices.Sorted(maps.Keys(counts))
 	for _, k := range keys {
@@ -205,13 +295,13 @@ func indexAll(u *userBuckets, tasks []*store.Task) error {
 }
 
 func unindex(u *userBuckets, t *store.Task) error {
+	if err := u.rec.Delete(idKey(t.ID)); err != nil {
+		return err
+	}
 	for _, e := range indexEntries(t) {
 		if err := u.sortBucket(e.sort).Delete(e.key); err != nil {
 			return err
 		}
-	}
-	if err := u.rec.Delete(idKey(t.ID)); err != nil {
-		return err
 	}
 	for _, c := range countKeys(t) {
 		if err := addCount(u.counts, c.key, -1, ""); err != nil {
@@ -388,71 +478,91 @@ func getCount(b *bbolt.Bucket, key []byte) int {
 	return int(binary.BigEndian.Uint64(v))
 }
 
-// A rec value holds what a scan filters on, so that filters no index serves
-// (search, several tags, combinations) read compact data and never JSON:
+// A rec value holds what a scan filters and sorts on, so that scans read
+// compact data and never JSON:
 //
-//	[0] completed  [1] priority  [2] has due  [3:11] due
-//	[11:13] length of the folded title  [13:15] length of the folded description
-//	[15:] folded title, folded description, then per tag: length byte, folded tag
+//	[0] completed  [1] priority  [2] has due  [3:11] due  [11:19] created  [19:27] updated
+//	[27:29] title length  [29:31] folded title length  [31:33] folded description length
+//	[33:] title, folded title, folded description, then per tag: length byte,
+//	      spelling, length byte, folded
 func encodeRec(t *store.Task) []byte {
-	title, desc := store.FoldText(t.Title), ""
+	ftitle, fdesc := store.FoldText(t.Title), ""
 	if t.Description != nil {
-		desc = store.FoldText(*t.Description)
+		fdesc = store.FoldText(*t.Description)
 	}
-	v := make([]byte, 15, 15+len(title)+len(desc)+8*len(t.Tags))
+	v := make([]byte, 33, 33+len(t.Title)+len(ftitle)+len(fdesc)+16*len(t.Tags))
 	v[0], v[1] = statusByte(t.Completed), byte(t.Priority)
 	if t.DueDate != nil {
 		v[2] = 1
 		binary.BigEndian.PutUint64(v[3:11], uint64(t.DueDate.UnixMicro()))
 	}
-	binary.BigEndian.PutUint16(v[11:13], uint16(len(title)))
-	binary.BigEndian.PutUint16(v[13:15], uint16(len(desc)))
-	v = append(append(v, title...), desc...)
+	binary.BigEndian.PutUint64(v[11:19], uint64(t.CreatedAt.UnixMicro()))
+	binary.BigEndian.PutUint64(v[19:27], uint64(t.UpdatedAt.UnixMicro()))
+	binary.BigEndian.PutUint16(v[27:29], uint16(len(t.Title)))
+	binary.BigEndian.PutUint16(v[29:31], uint16(len(ftitle)))
+	binary.BigEndian.PutUint16(v[31:33], uint16(len(fdesc)))
+	v = append(append(append(v, t.Title...), ftitle...), fdesc...)
 	for _, tag := range t.Tags {
 		f := store.FoldTag(tag)
-		v = append(append(v, byte(len(f))), f...)
+		v = append(append(append(append(v, byte(len(tag))), tag...), byte(len(f))), f...)
 	}
 	return v
 }
 
 // rec is a decoded rec value; its slices alias the database.
 type rec struct {
-	completed bool
-	priority  store.Priority
-	due       *time.Time
-	title     []byte
-	desc      []byte
-	tags      []byte // length-prefixed folded tags
+	completed        bool
+	priority         store.Priority
+	hasDue           bool
+	due              int64
+	created, updated int64
+	title            []byte
+	ftitle, fdesc    []byte
+	tags             []byte // spelling, folded; each length-prefixed
 }
 
 func decodeRec(v []byte) (rec, error) {
-	if len(v) < 15 {
+	if len(v) < 33 {
 		return rec{}, errCorrupt
 	}
-	r := rec{completed: v[0] == 1, priority: store.Priority(v[1])}
-	if v[2] == 1 {
-		r.due = microTime(true, int64(binary.BigEndian.Uint64(v[3:11])))
-	}
-	tl, dl := int(binary.BigEndian.Uint16(v[11:13])), int(binary.BigEndian.Uint16(v[13:15]))
-	rest := v[15:]
-	if len(rest) < tl+dl {
+	r := rec{completed: v[0] == 1, priority: store.Priority(v[1]), hasDue: v[2] == 1,
+		due: int64(binary.BigEndian.Uint64(v[3:11])), created: int64(binary.BigEndian.Uint64(v[11:19])),
+		updated: int64(binary.BigEndian.Uint64(v[19:27]))}
+	tl, fl, dl := int(binary.BigEndian.Uint16(v[27:29])), int(binary.BigEndian.Uint16(v[29:31])), int(binary.BigEndian.Uint16(v[31:33]))
+	rest := v[33:]
+	if len(rest) < tl+fl+dl {
 		return rec{}, errCorrupt
 	}
-	r.title, r.desc, r.tags = rest[:tl], rest[tl:tl+dl], rest[tl+dl:]
-	for b := r.tags; len(b) > 0; b = b[1+int(b[0]):] {
-		if b[0] == 0 || len(b) < 1+int(b[0]) {
+	r.title, r.ftitle, r.fdesc, r.tags = rest[:tl], rest[tl:tl+fl], rest[tl+fl:tl+fl+dl], rest[tl+fl+dl:]
+	for b := r.tags; len(b) > 0; {
+		var ok bool
+		if _, _, b, ok = nextTag(b); !ok {
 			return rec{}, errCorrupt
 		}
 	}
 	return r, nil
 }
 
+// nextTag splits the first tag (spelling, folded) off a rec's tags.
+func nextTag(b []byte) (spelling, folded, rest []byte, ok bool) {
+	if len(b) < 1 || len(b) < 1+int(b[0])+1 {
+		return nil, nil, nil, false
+	}
+	spelling, b = b[1:1+int(b[0])], b[1+int(b[0]):]
+	if len(b) < 1+int(b[0]) {
+		return nil, nil, nil, false
+	}
+	return spelling, b[1 : 1+int(b[0])], b[1+int(b[0]):], true
+}
+
 // hasTag reports whether the rec carries the folded tag.
 func (r *rec) hasTag(folded string) bool {
-	for b := r.tags; len(b) > 0; b = b[1+int(b[0]):] {
-		if string(b[1:1+int(b[0])]) == folded {
+	for b := r.tags; len(b) > 0; {
+		_, f, rest, _ := nextTag(b)
+		if string(f) == folded {
 			return true
 		}
+		b = rest
 	}
 	return false
 }
@@ -471,10 +581,19 @@ func (r *rec) match(q *store.ListQuery, search []byte) bool {
 			return false
 		}
 	}
-	if len(search) > 0 && !bytes.Contains(r.title, search) && !bytes.Contains(r.desc, search) {
+	if len(search) > 0 && !bytes.Contains(r.ftitle, search) && !bytes.Contains(r.fdesc, search) {
 		return false
 	}
-	return q.MatchDue(r.completed, r.due)
+	if q.DueBefore != nil && (!r.hasDue || !time.UnixMicro(r.due).Before(*q.DueBefore)) {
+		return false
+	}
+	if q.DueAfter != nil && (!r.hasDue || time.UnixMicro(r.due).Before(*q.DueAfter)) {
+		return false
+	}
+	if q.Overdue != nil && *q.Overdue != (!r.completed && r.hasDue && time.UnixMicro(r.due).Before(q.Now)) {
+		return false
+	}
+	return true
 }
 
 func containsPriority(ps []store.Priority, p store.Priority) bool {

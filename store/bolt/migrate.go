@@ -13,7 +13,7 @@ import (
 // migrations[i] brings a file from schema version i+1 to i+2. Each runs in
 // the one transaction that also records the new version, so a crash leaves
 // the file at the old version or the new one, never between.
-var migrations = []func(tx *bbolt.Tx) (users, tasks int, err error){
+var migrations = []func(tx *bbolt.Tx, indexAfter int) (users, tasks int, err error){
 	migrateTo2,
 }
 
@@ -23,7 +23,7 @@ func (s *Store) migrate(version int) error {
 	var users, tasks int
 	err := s.db.Update(func(tx *bbolt.Tx) error {
 		for v := version; v < SchemaVersion; v++ {
-			u, t, err := migrations[v-1](tx)
+			u, t, err := migrations[v-1](tx, s.indexAfter)
 			if err != nil {
 				return fmt.Errorf("migration to schema version %d: %w", v+1, err)
 			}
@@ -43,7 +43,7 @@ func (s *Store) migrate(version int) error {
 
 // migrateTo2 rewrites every task in the format-2 value (priority none, no
 // tags, no dates) and builds each user's indexes and counts.
-func migrateTo2(tx *bbolt.Tx) (users, tasks int, err error) {
+func migrateTo2(tx *bbolt.Tx, indexAfter int) (users, tasks int, err error) {
 	all := tx.Bucket(usersBucket)
 	var names [][]byte
 	if err := all.ForEachBucket(func(name []byte) error {
@@ -67,26 +67,29 @@ func migrateTo2(tx *bbolt.Tx) (users, tasks int, err error) {
 				return 0, 0, fmt.Errorf("user %q: %w", name, err)
 			}
 		}
-		for _, stale := range [][]byte{idxBucket, recBucket, countsBucket} {
+		for _, stale := range [][]byte{idxBucket, recBucket, countsBucket} { // a half-built index of an older build
 			if user.Bucket(stale) != nil {
 				if err := user.DeleteBucket(stale); err != nil {
 					return 0, 0, err
 				}
 			}
 		}
-		u, err := userBucketsOf(user)
+		u, err := userBucketsOf(user, indexAfter)
 		if err != nil {
 			return 0, 0, err
 		}
-		fresh := make([]*store.Task, len(list))
 		for i := range list {
 			if err := u.tasks.Put(idKey(list[i].ID), encodeTask(&list[i])); err != nil {
 				return 0, 0, err
 			}
-			fresh[i] = &list[i]
 		}
-		if err := indexAll(u, fresh); err != nil {
+		if err := u.addTasks(len(list)); err != nil {
 			return 0, 0, err
+		}
+		if len(list) > indexAfter {
+			if err := buildIndex(u); err != nil {
+				return 0, 0, err
+			}
 		}
 		users++
 		tasks += len(list)

@@ -78,7 +78,7 @@ func TestMigrateFromV1(t *testing.T) {
 	})
 
 	var logs bytes.Buffer
-	s, err := bolt.Open(path, bolt.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	s, err := bolt.Open(path, bolt.Options{IndexAfter: 30, Logger: slog.New(slog.NewTextHandler(&logs, nil))}) // users of 40: indexed
 	if err != nil {
 		t.Fatal(err)
 	}

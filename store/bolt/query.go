@@ -2,8 +2,12 @@ package bolt
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
+	"fmt"
+	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
@@ -46,6 +50,9 @@ func listIDs(u *userBuckets, q *store.ListQuery) (ids []uint64, total int, err e
 	}
 	if q.None {
 		return nil, 0, nil
+	}
+	if !u.indexed() {
+		return scanList(u, q)
 	}
 	dueFilter := q.DueBefore != nil || q.DueAfter != nil || q.Overdue != nil
 	switch {
@@ -394,36 +401,92 @@ func countDueBefore(u *userBuckets, kind byte, t *time.Time) int {
 	return n
 }
 
-// scanList answers any query by scanning the user's rec entries.
-func scanList(u *userBuckets, q *store.ListQuery) ([]uint64, int, error) {
-	search := []byte(q.Search)
-	var matches []uint64
-	c := u.rec.Cursor()
+// Which parts of a task a scan of task values needs beyond its header.
+const (
+	needHeader = iota
+	needTitle  // a title sort: the title alone is decoded
+	needText   // a search or a tag: the whole task is decoded
+)
+
+// eachRec calls fn with every task's rec, in id order: from the rec entries
+// of an indexed user, else made from the task values, reading the JSON only
+// as far as need asks. r is valid during the call only.
+func eachRec(u *userBuckets, need int, fn func(id uint64, r *rec) error) error {
+	b := u.rec
+	if b == nil {
+		b = u.tasks
+	}
+	c := b.Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
-		r, err := decodeRec(v)
-		if err != nil {
-			return nil, 0, err
+		var r rec
+		var err error
+		switch {
+		case u.rec != nil:
+			r, err = decodeRec(v)
+		case need == needText:
+			var t store.Task
+			if t, err = decodeTask(v); err == nil {
+				r, err = decodeRec(encodeRec(&t))
+			}
+		default:
+			var h header
+			if h, err = decodeHeader(v); err == nil {
+				r = rec{completed: h.completed, priority: h.priority, hasDue: h.hasDue, due: h.due, created: h.created, updated: h.updated}
+				if need == needTitle {
+					var title string
+					title, err = decodeTitle(h)
+					r.title = []byte(title)
+				}
+			}
 		}
-		if r.match(q, search) {
-			matches = append(matches, keyID(k))
+		if err != nil {
+			return fmt.Errorf("task %d: %w", keyID(k), err)
+		}
+		if err := fn(keyID(k), &r); err != nil {
+			return err
 		}
 	}
-	total := len(matches)
+	return nil
+}
+
+// scanList answers any query by scanning: the plan for a user too small to
+// have indexes, and for combinations no index serves.
+func scanList(u *userBuckets, q *store.ListQuery) ([]uint64, int, error) {
+	search := []byte(q.Search)
+	need := needHeader
 	switch {
-	case q.Sort == store.SortID:
-		if q.Desc {
+	case len(search) > 0 || len(q.Tags) > 0:
+		need = needText
+	case q.Sort == store.SortTitle:
+		need = needTitle
+	}
+	walkIndex := false
+	var matches []candidate
+	err := eachRec(u, need, func(id uint64, r *rec) error {
+		if !r.match(q, search) {
+			return nil
+		}
+		matches = append(matches, newCandidate(id, r, q.Sort, !walkIndex))
+		// Many matches of an indexed user: cheaper to walk its index.
+		walkIndex = u.indexed() && q.Sort != store.SortID && len(matches) > max(smallSet, 4*q.PageEnd())
+		return nil
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	total := len(matches)
+	if !walkIndex {
+		if q.Sort != store.SortID {
+			slices.SortFunc(matches, func(a, b candidate) int { return compareCandidates(q, &a, &b) })
+		} else if q.Desc {
 			slices.Reverse(matches)
 		}
 		lo, hi := q.Page(total)
-		return matches[lo:hi], total, nil
-	case total <= max(smallSet, 4*q.PageEnd()):
-		ids, err := sortPage(u, q, matches)
-		return ids, total, err
+		return candidateIDs(matches[lo:hi]), total, nil
 	}
-	// Many matches: walk the sort index, keeping the matches.
 	set := make(map[uint64]struct{}, total)
-	for _, id := range matches {
-		set[id] = struct{}{}
+	for _, m := range matches {
+		set[m.id] = struct{}{}
 	}
 	all := *q
 	all.Priorities = nil
@@ -435,28 +498,104 @@ func scanList(u *userBuckets, q *store.ListQuery) ([]uint64, int, error) {
 	return ids, total, err
 }
 
-// sortPage sorts a set of ids by q's order and returns the page.
-func sortPage(u *userBuckets, q *store.ListQuery, ids []uint64) ([]uint64, error) {
-	tasks := make([]store.Task, 0, len(ids))
-	for _, id := range ids {
-		h, err := decodeHeader(u.tasks.Get(idKey(id)))
-		if err != nil {
-			return nil, err
-		}
-		t := store.Task{ID: id, Priority: h.priority, CreatedAt: time.UnixMicro(h.created), UpdatedAt: time.UnixMicro(h.updated),
-			DueDate: microTime(h.hasDue, h.due)}
-		if q.Sort == store.SortTitle {
-			if t.Title, err = decodeTitle(h); err != nil {
-				return nil, err
-			}
-		}
-		tasks = append(tasks, t)
+// candidate is a scan's match with what its sort needs: small, so that
+// sorting a few hundred is cheap.
+type candidate struct {
+	id    uint64
+	num   int64  // created, updated, due date or priority
+	title string // for a title sort
+	noDue bool
+}
+
+func newCandidate(id uint64, r *rec, k store.SortKey, withSort bool) candidate {
+	c := candidate{id: id}
+	if !withSort {
+		return c
 	}
-	slices.SortFunc(tasks, func(a, b store.Task) int { return q.Compare(&a, &b) })
-	lo, hi := q.Page(len(tasks))
-	out := make([]uint64, 0, hi-lo)
-	for _, t := range tasks[lo:hi] {
-		out = append(out, t.ID)
+	switch k {
+	case store.SortCreated:
+		c.num = r.created
+	case store.SortUpdated:
+		c.num = r.updated
+	case store.SortTitle:
+		c.title = string(r.title)
+	case store.SortDueDate:
+		c.num, c.noDue = r.due, !r.hasDue
+	case store.SortPriority:
+		c.num = int64(r.priority)
+	}
+	return c
+}
+
+// compareCandidates is store.ListQuery.Compare on candidates.
+func compareCandidates(q *store.ListQuery, a, b *candidate) int {
+	if q.Sort == store.SortDueDate && a.noDue != b.noDue {
+		if a.noDue {
+			return 1
+		}
+		return -1
+	}
+	var c int
+	if q.Sort == store.SortTitle {
+		c = strings.Compare(a.title, b.title)
+	} else {
+		c = cmp.Compare(a.num, b.num)
+	}
+	if c == 0 {
+		c = cmp.Compare(a.id, b.id)
+	}
+	if q.Desc {
+		return -c
+	}
+	return c
+}
+
+func candidateIDs(cs []candidate) []uint64 {
+	out := make([]uint64, len(cs))
+	for i, c := range cs {
+		out[i] = c.id
+	}
+	return out
+}
+
+// sortPage sorts a set of an indexed user's ids by q's order and returns
+// the page.
+func sortPage(u *userBuckets, q *store.ListQuery, ids []uint64) ([]uint64, error) {
+	cands := make([]candidate, 0, len(ids))
+	for _, id := range ids {
+		r, err := decodeRec(u.rec.Get(idKey(id)))
+		if err != nil {
+			return nil, fmt.Errorf("rec %d: %w", id, err)
+		}
+		cands = append(cands, newCandidate(id, &r, q.Sort, true))
+	}
+	slices.SortFunc(cands, func(a, b candidate) int { return compareCandidates(q, &a, &b) })
+	lo, hi := q.Page(len(cands))
+	return candidateIDs(cands[lo:hi]), nil
+}
+
+// scanTags counts a small user's tags: the spelling of the task with the
+// lowest id, ordered by folded name.
+func scanTags(u *userBuckets) ([]store.TagCount, error) {
+	byFold := map[string]*store.TagCount{}
+	err := eachRec(u, needText, func(_ uint64, r *rec) error {
+		for b := r.tags; len(b) > 0; {
+			spelling, folded, rest, _ := nextTag(b)
+			if tc, ok := byFold[string(folded)]; ok {
+				tc.Count++
+			} else {
+				byFold[string(folded)] = &store.TagCount{Name: string(spelling), Count: 1}
+			}
+			b = rest
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]store.TagCount, 0, len(byFold))
+	for _, f := range slices.Sorted(maps.Keys(byFold)) {
+		out = append(out, *byFold[f])
 	}
 	return out, nil
 }
