@@ -53,7 +53,7 @@ if [ "$BIG" != "0" ]; then
     t=$(for _ in 1 2 3 4 5; do curl -s -o /dev/null -w '%{time_total}\n' -H "Authorization: Bearer $bigtok" "$url/api/$bigu/tasks$q"; done | sort -n | sed -n 3p)
     echo "user of $BIG tasks, one request alone: $(awk -v t="$t" 'BEGIN{printf "%.2f", t*1000}') ms  /tasks$q"
   done
-  for s in biglist bigfilter bigmix bigq; do
+  for s in biglist bigfilter bigmix bigq bigcreate; do
     SCENARIO=$s TOKENS_FILE="$work/bigtoken" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" -s testdata/load/scenario.lua "$url" | tail -1
   done
 fi

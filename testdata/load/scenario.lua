@@ -2,7 +2,8 @@
 -- list, get, create, toggle, or mixed (80% reads: list/get, 20% writes:
 -- create/toggle); for the user of 100,000 tasks: biglist (the default list),
 -- bigfilter (status=pending&sort=title&limit=20), bigmix (every sort key
--- alone and with each single filter, in turn) and bigq (a search).
+-- alone and with each single filter, in turn), bigq (a search) and
+-- bigcreate (creates that write every index entry).
 -- TOKENS_FILE holds "user token" lines from seed.
 local scenario = os.getenv("SCENARIO") or "list"
 local users, tokens = {}, {}
@@ -47,6 +48,8 @@ function request()
     return wrk.format("GET", "/api/" .. u .. "/tasks" .. mix[counter % #mix + 1], hdr)
   elseif s == "bigq" then
     return wrk.format("GET", "/api/" .. u .. "/tasks?q=milk", hdr)
+  elseif s == "bigcreate" then
+    return wrk.format("POST", "/api/" .. u .. "/tasks", hdr, body)
   elseif s == "get" then
     return wrk.format("GET", "/api/" .. u .. "/tasks/" .. math.random(20), hdr)
   elseif s == "create" then
