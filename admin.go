@@ -1,8 +1,10 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,6 +18,15 @@ type adminClient struct {
 	token string // ADMIN_TOKEN
 	// why names the command, for the message that asks for a token.
 	why string
+}
+
+// serverFlag defines a command's --url flag and returns what makes the
+// client of the server it names (or this host's, from HOST and PORT).
+func serverFlag(fs *flag.FlagSet, why string) func(cfg config) adminClient {
+	url := fs.String("url", "", "the running server, when it holds the database (default http://127.0.0.1:$PORT); needs ADMIN_TOKEN")
+	return func(cfg config) adminClient {
+		return adminClient{url: cmp.Or(*url, localURL(cfg)), token: cfg.AdminToken, why: why}
+	}
 }
 
 // do sends one request and returns the response when it is a 2xx; any other

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -16,7 +15,7 @@ import (
 // when nobody holds it, else from the running server's /admin/backup.
 func backup(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
 	fs := flags("backup", stderr)
-	serverURL := fs.String("url", "", "the running server, when it holds the database (default http://127.0.0.1:$PORT); needs ADMIN_TOKEN")
+	server := serverFlag(fs, "back it up")
 	file, cfg, err := oneFileArg(fs, args, environ, "output FILE")
 	if err != nil {
 		return err
@@ -24,8 +23,7 @@ func backup(ctx context.Context, args, environ []string, stdout, stderr io.Write
 	_, driver := cfg.database()
 	n, err := backupDirect(ctx, cfg, file)
 	if errors.Is(err, store.ErrLocked) {
-		admin := adminClient{url: cmp.Or(*serverURL, localURL(cfg)), token: cfg.AdminToken, why: "back it up"}
-		n, err = backupFromServer(ctx, admin, file, driver.verifyBackup)
+		n, err = backupFromServer(ctx, server(cfg), file, driver.verifyBackup)
 	}
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -22,7 +21,7 @@ func export(ctx context.Context, args, environ []string, stdout, stderr io.Write
 	fs := flags("export", stderr)
 	user := fs.String("user", "", "only this user's tasks")
 	out := fs.String("out", "", "write to FILE (replaced only by a whole export) instead of standard output")
-	serverURL := fs.String("url", "", "the running server, when it holds the database (default http://127.0.0.1:$PORT); needs ADMIN_TOKEN")
+	server := serverFlag(fs, "export it")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -38,8 +37,7 @@ func export(ctx context.Context, args, environ []string, stdout, stderr io.Write
 	st, err := openStore(ctx, cfg, openOptions{ReadOnly: true})
 	switch {
 	case errors.Is(err, store.ErrLocked):
-		admin := adminClient{url: cmp.Or(*serverURL, localURL(cfg)), token: cfg.AdminToken, why: "export it"}
-		write = func(w io.Writer) (int, error) { return exportFromServer(ctx, admin, *user, w, progress) }
+		write = func(w io.Writer) (int, error) { return exportFromServer(ctx, server(cfg), *user, w, progress) }
 	case err != nil:
 		return err
 	default:
@@ -83,7 +81,7 @@ func exportFromServer(ctx context.Context, admin adminClient, user string, w io.
 
 func importCmd(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
 	fs := flags("import", stderr)
-	serverURL := fs.String("url", "", "the running server, when it holds the database (default http://127.0.0.1:$PORT); needs ADMIN_TOKEN")
+	server := serverFlag(fs, "import into it")
 	file, cfg, err := oneFileArg(fs, args, environ, "FILE (an export or a seed file)")
 	if err != nil {
 		return err
@@ -97,8 +95,7 @@ func importCmd(ctx context.Context, args, environ []string, stdout, stderr io.Wr
 	st, err := openStore(ctx, cfg, openOptions{Logger: newLogger(cfg, stderr)})
 	switch {
 	case errors.Is(err, store.ErrLocked):
-		admin := adminClient{url: cmp.Or(*serverURL, localURL(cfg)), token: cfg.AdminToken, why: "import into it"}
-		n, err = importThroughServer(ctx, admin, doc, cfg.BodyLimit, progress)
+		n, err = importThroughServer(ctx, server(cfg), doc, cfg.BodyLimit, progress)
 	case err != nil:
 		return err
 	default:

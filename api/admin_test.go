@@ -138,11 +138,7 @@ func getBackup(t *testing.T, client *http.Client, url string) *http.Response {
 // whole database, and the log records the stream when it ends.
 func TestStreamOutlastsWriteTimeout(t *testing.T) {
 	const timeout = 500 * time.Millisecond
-	e := newEnv(t, api.Config{AdminToken: adminTok, ReadTimeout: timeout, WriteTimeout: timeout})
-	fill(t, e.store, 8)
-	url := e.listen()
-
-	resp := getBackup(t, slowClient(), url)
+	e, resp := streamBackup(t, timeout)
 	defer resp.Body.Close()
 	out := filepath.Join(t.TempDir(), "backup.db")
 	f, _ := os.Create(out)
@@ -182,12 +178,7 @@ func TestStreamOutlastsWriteTimeout(t *testing.T) {
 // write timeout, logged as cut, and the client sees a broken body rather
 // than a short one that looks whole.
 func TestStreamCutsAStalledClient(t *testing.T) {
-	const timeout = 250 * time.Millisecond
-	e := newEnv(t, api.Config{AdminToken: adminTok, ReadTimeout: timeout, WriteTimeout: timeout})
-	fill(t, e.store, 8)
-	url := e.listen()
-
-	resp := getBackup(t, slowClient(), url)
+	e, resp := streamBackup(t, 250*time.Millisecond)
 	defer resp.Body.Close()
 	logs := waitForLog(t, e, `"msg":"stream ended"`)
 	if !strings.Contains(logs, `"level":"WARN"`) || !strings.Contains(logs, `"outcome":"cut: `) {
@@ -197,6 +188,14 @@ func TestStreamCutsAStalledClient(t *testing.T) {
 	if err == nil {
 		t.Error("the cut stream read as a whole body")
 	}
+}
+
+// streamBackup serves 16 MB of database with the given read and write
+// timeouts and starts a backup through a small receive window.
+func streamBackup(t *testing.T, timeout time.Duration) (*testEnv, *http.Response) {
+	e := newEnv(t, api.Config{AdminToken: adminTok, ReadTimeout: timeout, WriteTimeout: timeout})
+	fill(t, e.store, 8)
+	return e, getBackup(t, slowClient(), e.listen())
 }
 
 func waitForLog(t *testing.T, e *testEnv, want string) string {

@@ -99,13 +99,16 @@ func tooLong(max int) *Problem {
 }
 
 // CleanTitle trims a title and checks its length.
-func CleanTitle(s string) (string, *Problem) {
+func CleanTitle(s string) (string, *Problem) { return trimmed(s, MaxTitleLen) }
+
+// trimmed trims s and checks that 1..max characters are left.
+func trimmed(s string, max int) (string, *Problem) {
 	t := strings.TrimSpace(s)
 	switch n := utf8.RuneCountInString(t); {
 	case n < 1:
 		return "", tooShort(1)
-	case n > MaxTitleLen:
-		return "", tooLong(MaxTitleLen)
+	case n > max:
+		return "", tooLong(max)
 	}
 	return t, nil
 }
@@ -121,12 +124,9 @@ func CheckDescription(s string) *Problem {
 // CleanTag trims a tag and checks it: 1–MaxTagLen characters, no control
 // characters and no comma (so a comma list in a query stays unambiguous).
 func CleanTag(s string) (string, *Problem) {
-	t := strings.TrimSpace(s)
-	switch n := utf8.RuneCountInString(t); {
-	case n < 1:
-		return "", tooShort(1)
-	case n > MaxTagLen:
-		return "", tooLong(MaxTagLen)
+	t, p := trimmed(s, MaxTagLen)
+	if p != nil {
+		return "", p
 	}
 	if strings.ContainsFunc(t, func(r rune) bool { return r == ',' || unicode.IsControl(r) }) {
 		return "", &Problem{Type: "string_pattern_mismatch", Msg: "String should match pattern '^[^,\\x00-\\x1f\\x7f-\\x9f]+$'",
