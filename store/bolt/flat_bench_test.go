@@ -131,3 +131,36 @@ func BenchmarkCreateManyUsers(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkFileSize reports the size of a fresh file holding one user of
+// 100,000 tasks, without indexes and with them.
+//
+//	go test -run '^$' -bench FileSize -benchtime 1x ./store/bolt/
+func BenchmarkFileSize(b *testing.B) {
+	for _, c := range []struct {
+		name  string
+		after int
+	}{{"scanned", 1 << 30}, {"indexed", -1}} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				path := filepath.Join(b.TempDir(), "size.db")
+				s, err := bolt.Open(path, bolt.Options{IndexAfter: c.after})
+				if err != nil {
+					b.Fatal(err)
+				}
+				tasks := make([]store.Task, 100_000)
+				desc := "a description of average length"
+				due := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+				for i := range tasks {
+					tasks[i] = store.Task{Title: fmt.Sprintf("task number %d", i), Description: &desc, Tags: []string{"home"}, DueDate: &due}
+				}
+				if _, err := s.Load(context.Background(), "alice", 0, tasks); err != nil {
+					b.Fatal(err)
+				}
+				size, _ := s.Size(context.Background())
+				s.Close()
+				b.ReportMetric(float64(size)/1e6, "MB")
+			}
+		})
+	}
+}

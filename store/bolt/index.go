@@ -109,20 +109,39 @@ func userBucketsOf(user *bbolt.Bucket, indexAfter int) (*userBuckets, error) {
 	if u.tasks, err = bucketIn(user, tasksBucket); err != nil {
 		return nil, err
 	}
+	if u.tasks != nil {
+		u.tasks.FillPercent = appendFill
+	}
 	if u.idx = user.Bucket(idxBucket); u.idx != nil {
 		u.counts, u.rec = user.Bucket(countsBucket), user.Bucket(recBucket)
 		if u.counts == nil || u.rec == nil {
 			return nil, fmt.Errorf("counts or rec bucket missing: %w", errCorrupt)
 		}
+		u.rec.FillPercent = appendFill
 		u.sorts = make(map[store.SortKey]*bbolt.Bucket, len(sortBuckets))
 		for k, name := range sortBuckets {
 			u.sorts[k] = u.idx.Bucket(name)
 			if u.sorts[k] == nil {
 				return nil, fmt.Errorf("index bucket %s missing: %w", name, errCorrupt)
 			}
+			u.sorts[k].FillPercent = fillOf(k)
 		}
 	}
 	return u, nil
+}
+
+// Pages of buckets whose keys mostly grow at the end (ids, creation and
+// update times) are split nearly full rather than half full: the file is
+// smaller and a page holds more of a list. Buckets written anywhere keep
+// bbolt's default, which leaves room for inserts.
+const appendFill = 0.9
+
+func fillOf(k store.SortKey) float64 {
+	switch k {
+	case store.SortCreated, store.SortUpdated, store.SortID:
+		return appendFill
+	}
+	return bbolt.DefaultFillPercent
 }
 
 // bucketIn returns parent's bucket name, creating it when the transaction is
@@ -168,11 +187,13 @@ func buildIndex(u *userBuckets) error {
 	if u.rec, err = u.user.CreateBucket(recBucket); err != nil {
 		return err
 	}
+	u.rec.FillPercent = appendFill
 	u.idx, u.sorts = idx, make(map[store.SortKey]*bbolt.Bucket, len(sortBuckets))
 	for k, name := range sortBuckets {
 		if u.sorts[k], err = idx.CreateBucket(name); err != nil {
 			return err
 		}
+		u.sorts[k].FillPercent = fillOf(k)
 	}
 	var all []*store.Task
 	err = u.tasks.ForEach(func(_, v []byte) error {

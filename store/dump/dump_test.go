@@ -103,3 +103,36 @@ func TestBatches(t *testing.T) {
 		t.Errorf("a user without tasks must still send its last_id: %+v", empty)
 	}
 }
+
+// TestImportVersion1 reads an export written by taskbolt before version 2:
+// its tasks come in with the new fields at their defaults.
+func TestImportVersion1(t *testing.T) {
+	v1 := `{"format":"taskbolt-export","version":1,"users":[
+{"user_id":"alice","last_id":4,"tasks":[{"id":2,"title":"old","description":null,"completed":true,"created_at":"2026-01-02T03:04:05.000006Z","updated_at":"2026-01-02T03:04:05.000007Z"}]}
+]}`
+	doc, err := dump.Read(strings.NewReader(v1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := bolt.Open(filepath.Join(t.TempDir(), "t.db"), bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if n, err := dump.Import(context.Background(), s, doc, nil); err != nil || n != 1 {
+		t.Fatalf("%d %v", n, err)
+	}
+	got, err := s.Get(context.Background(), "alice", 2)
+	if err != nil || got.Title != "old" || !got.Completed || got.Priority != store.PriorityNone || got.Tags == nil || len(got.Tags) != 0 ||
+		got.DueDate != nil || got.Recurrence != store.RecurNone || got.CreatedAt != time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC) {
+		t.Errorf("imported %+v %v", got, err)
+	}
+	if next, _ := s.Create(context.Background(), "alice", store.NewTask{Title: "n"}); next.ID != 5 {
+		t.Errorf("next id %d, want 5", next.ID)
+	}
+	var out bytes.Buffer
+	dump.Export(context.Background(), s, &out, "", nil)
+	if !strings.HasPrefix(out.String(), `{"format":"taskbolt-export","version":2,`) {
+		t.Errorf("export header %.60s", out.String())
+	}
+}
