@@ -56,10 +56,7 @@ docs-assets: ## refresh the embedded Swagger UI (api/docs) from the npm registry
 	cp $$tmp/package/NOTICE SWAGGER-UI-NOTICE; rm -rf $$tmp
 
 fuzz: ## run each fuzz target for FUZZTIME (default 10s); interesting inputs are minimized for 1s at most, so time goes to fuzzing
-	@set -e; for pkg in $$($(GO) list ./...); do \
-	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
-	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 1s $$pkg; \
-	  done; done
+	FUZZTIME=$(FUZZTIME) GO=$(GO) testdata/fuzz.sh
 
 cover: ## test with coverage and print the total
 	$(GO) test -count=1 -coverprofile=coverage.out ./...
