@@ -1,6 +1,7 @@
 package bolt
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -168,13 +169,8 @@ func microTime(ok bool, us int64) *time.Time {
 
 // decodeTitle reads only the title, for sorting candidates by title.
 func decodeTitle(h header) (string, error) {
-	var w struct {
-		Title string `json:"title"`
-	}
-	if err := json.Unmarshal(h.json, &w); err != nil {
-		return "", fmt.Errorf("%w: %v", errCorrupt, err)
-	}
-	return w.Title, nil
+	title, _, _, err := textFields(h.json)
+	return title, err
 }
 
 func idKey(id uint64) []byte {
@@ -184,3 +180,93 @@ func idKey(id uint64) []byte {
 }
 
 func keyID(k []byte) uint64 { return binary.BigEndian.Uint64(k[len(k)-8:]) }
+
+// textFields reads the title, description and tags from a stored task's
+// JSON without encoding/json, which would scan and reflect over the whole
+// object: this JSON is ours (store.Task.AppendJSON), so its fields come in
+// a known order. Anything unexpected falls back to encoding/json.
+func textFields(js []byte) (title string, desc *string, tags []string, err error) {
+	p := jsonCursor{b: js}
+	if p.skipTo(`,"title":`) {
+		if title, ok := p.str(); ok && p.expect(`,"description":`) {
+			var d *string
+			if p.expect("null") || func() bool { s, ok := p.str(); d = &s; return ok }() {
+				if p.skipTo(`,"tags":[`) {
+					var ts []string
+					ok := true
+					for ok && !p.expect("]") {
+						if len(ts) > 0 && !p.expect(",") {
+							ok = false
+							break
+						}
+						var s string
+						if s, ok = p.str(); ok {
+							ts = append(ts, s)
+						}
+					}
+					if ok {
+						return title, d, ts, nil
+					}
+				}
+			}
+		}
+	}
+	var w struct {
+		Title       string   `json:"title"`
+		Description *string  `json:"description"`
+		Tags        []string `json:"tags"`
+	}
+	if err := json.Unmarshal(js, &w); err != nil {
+		return "", nil, nil, fmt.Errorf("%w: %v", errCorrupt, err)
+	}
+	return w.Title, w.Description, w.Tags, nil
+}
+
+// jsonCursor walks a JSON text we wrote.
+type jsonCursor struct{ b []byte }
+
+// skipTo moves past the first occurrence of s. An unescaped `,"` cannot
+// occur inside a JSON string, so s is never found inside one.
+func (c *jsonCursor) skipTo(s string) bool {
+	i := bytes.Index(c.b, []byte(s))
+	if i < 0 {
+		return false
+	}
+	c.b = c.b[i+len(s):]
+	return true
+}
+
+func (c *jsonCursor) expect(s string) bool {
+	if !bytes.HasPrefix(c.b, []byte(s)) {
+		return false
+	}
+	c.b = c.b[len(s):]
+	return true
+}
+
+// str reads a JSON string; one with escapes goes through encoding/json.
+func (c *jsonCursor) str() (string, bool) {
+	if len(c.b) == 0 || c.b[0] != '"' {
+		return "", false
+	}
+	escaped := false
+	for i := 1; i < len(c.b); i++ {
+		switch c.b[i] {
+		case '\\':
+			escaped = true
+			i++
+		case '"':
+			lit := c.b[:i+1]
+			c.b = c.b[i+1:]
+			if !escaped {
+				return string(lit[1 : len(lit)-1]), true
+			}
+			var s string
+			if json.Unmarshal(lit, &s) != nil {
+				return "", false
+			}
+			return s, true
+		}
+	}
+	return "", false
+}

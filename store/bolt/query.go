@@ -424,10 +424,7 @@ func eachRec(u *userBuckets, need int, fn func(id uint64, r *rec) error) error {
 		case u.rec != nil:
 			r, err = decodeRec(v)
 		case need == needText:
-			var t store.Task
-			if t, err = decodeTask(v); err == nil {
-				r, err = decodeRec(encodeRec(&t))
-			}
+			r, err = textRec(v)
 		default:
 			var h header
 			if h, err = decodeHeader(v); err == nil {
@@ -598,4 +595,27 @@ func scanTags(u *userBuckets) ([]store.TagCount, error) {
 		out = append(out, *byFold[f])
 	}
 	return out, nil
+}
+
+// textRec is the rec of a task value, read from its header and, for the
+// title, description and tags, the least of its JSON.
+func textRec(v []byte) (rec, error) {
+	h, err := decodeHeader(v)
+	if err != nil {
+		return rec{}, err
+	}
+	title, desc, tags, err := textFields(h.json)
+	if err != nil {
+		return rec{}, err
+	}
+	r := rec{completed: h.completed, priority: h.priority, hasDue: h.hasDue, due: h.due, created: h.created, updated: h.updated,
+		title: []byte(title), ftitle: []byte(store.FoldText(title))}
+	if desc != nil {
+		r.fdesc = []byte(store.FoldText(*desc))
+	}
+	for _, tag := range tags {
+		f := store.FoldTag(tag)
+		r.tags = append(append(append(append(r.tags, byte(len(tag))), tag...), byte(len(f))), f...)
+	}
+	return r, nil
 }
