@@ -605,13 +605,20 @@ func (r *rec) match(q *store.ListQuery, search []byte) bool {
 	if len(search) > 0 && !bytes.Contains(r.ftitle, search) && !bytes.Contains(r.fdesc, search) {
 		return false
 	}
-	if q.DueBefore != nil && (!r.hasDue || !time.UnixMicro(r.due).Before(*q.DueBefore)) {
+	return dueMatches(q, r.completed, r.hasDue, r.due)
+}
+
+// dueMatches is store.ListQuery.MatchDue on a due date in microseconds,
+// without allocating: it runs for every entry a filtered walk or scan reads.
+func dueMatches(q *store.ListQuery, completed, hasDue bool, dueMicro int64) bool {
+	due := time.UnixMicro(dueMicro)
+	if q.DueBefore != nil && (!hasDue || !due.Before(*q.DueBefore)) {
 		return false
 	}
-	if q.DueAfter != nil && (!r.hasDue || time.UnixMicro(r.due).Before(*q.DueAfter)) {
+	if q.DueAfter != nil && (!hasDue || due.Before(*q.DueAfter)) {
 		return false
 	}
-	if q.Overdue != nil && *q.Overdue != (!r.completed && r.hasDue && time.UnixMicro(r.due).Before(q.Now)) {
+	if q.Overdue != nil && *q.Overdue != (!completed && hasDue && due.Before(q.Now)) {
 		return false
 	}
 	return true

@@ -306,11 +306,10 @@ func dueList(u *userBuckets, q *store.ListQuery) ([]uint64, error) {
 	}
 	keepDue := func(k, v []byte) bool {
 		completed := k[1] == 1 // base key: [b][status][priority]...
-		var due *time.Time
-		if len(v) == 8 {
-			due = microTime(true, int64(binary.BigEndian.Uint64(v)))
+		if len(v) != 8 {
+			return dueMatches(q, completed, false, 0)
 		}
-		return q.MatchDue(completed, due)
+		return dueMatches(q, completed, true, int64(binary.BigEndian.Uint64(v)))
 	}
 	if ids, ok := walkBudgeted(baseStreams(u, q, nil), q, keepDue, walkBudget); ok {
 		return ids, nil

@@ -59,6 +59,8 @@ func Run(t *testing.T, h Harness) {
 	t.Run("Recurrence", func(t *testing.T) { testRecurrence(t, open(t)) })
 	t.Run("Tags", func(t *testing.T) { testTags(t, open(t)) })
 	t.Run("ListModel", func(t *testing.T) { testListModel(t, open(t)) })
+	t.Run("ErrUnavailableWhenClosed", func(t *testing.T) { testClosed(t, h.Open(t)) })
+	t.Run("CancelledContext", func(t *testing.T) { testCancelled(t, open(t)) })
 	t.Run("Reopen", func(t *testing.T) {
 		if h.Reopen == nil {
 			t.Skip("store has no persistence")

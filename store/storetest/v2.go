@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"context"
+	"errors"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -299,4 +301,37 @@ func reference(model map[uint64]store.Task, q store.ListQuery) ([]uint64, int) {
 		out = append(out, task.ID)
 	}
 	return out, len(match)
+}
+
+// testClosed: a closed store answers ErrUnavailable (503), never a panic or
+// a 500.
+func testClosed(t *testing.T, s store.Store) {
+	MustCreate(t, s, "alice", "before")
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Create(ctx, "alice", store.NewTask{Title: "after"}); !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("Create: %v", err)
+	}
+	if _, _, err := s.List(ctx, "alice", store.DefaultQuery()); !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("List: %v", err)
+	}
+	if _, err := s.Update(ctx, "alice", 1, store.Patch{ToggleCompleted: true}); !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("Update: %v", err)
+	}
+	if err := s.Ping(ctx); !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("Ping: %v", err)
+	}
+}
+
+// testCancelled: a request whose context is done changes nothing.
+func testCancelled(t *testing.T, s store.Store) {
+	done, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := s.Create(done, "alice", store.NewTask{Title: "x"}); !errors.Is(err, context.Canceled) {
+		t.Errorf("Create with a cancelled context: %v", err)
+	}
+	if _, total := list(t, s, "alice", store.DefaultQuery()); total != 0 {
+		t.Errorf("a cancelled create stored a task")
+	}
 }
