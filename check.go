@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -10,7 +11,8 @@ import (
 )
 
 // check verifies that the database's indexes and counts agree with its
-// tasks, on a stopped server's database.
+// tasks, on a stopped server's database. It opens the database read-only:
+// it never creates one, nor changes one.
 func check(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
 	fs := flags("check", stderr)
 	if _, err := parse(fs, args); err != nil {
@@ -20,9 +22,12 @@ func check(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	st, err := openStore(ctx, cfg, openOptions{Logger: newLogger(cfg, stderr)})
+	st, err := openStore(ctx, cfg, openOptions{ReadOnly: true})
+	if errors.Is(err, store.ErrLocked) {
+		return fmt.Errorf("check: %w: stop the server first", err)
+	}
 	if err != nil {
-		return fmt.Errorf("check: %w (check reads a stopped server's database)", err)
+		return fmt.Errorf("check: %w", err)
 	}
 	defer st.Close()
 	c, ok := st.(store.Checker)

@@ -125,9 +125,10 @@ var docs = []doc{
 			"URL without a path means that server's /healthz. For images that have no curl.",
 		"taskbolt healthcheck http://127.0.0.1:8000"},
 	{"check", "check", "verify that the database's indexes and counts agree with its tasks",
-		"Reads the whole database DATABASE_URL names (stop the server first) and checks that every\n" +
-			"index and count agrees with the tasks, and that the file passes bbolt's consistency check.\n" +
-			"Exits 1, saying what disagrees, when it does not. An older file is migrated first.",
+		"Reads the whole database DATABASE_URL names (stop the server first), read-only, and checks\n" +
+			"that every index and count agrees with the tasks and that the file passes bbolt's\n" +
+			"consistency check. Exits 1, saying what disagrees, when it does not. An older file must be\n" +
+			"migrated first: start taskbolt on it once.",
 		"taskbolt check"},
 	{"version", "version", "print the version", "Prints the version this binary was built from.", "taskbolt version"},
 }

@@ -94,7 +94,11 @@ func Open(path string, opt Options) (*Store, error) {
 	// Our own Options, never a mutated bbolt.DefaultOptions.
 	bopts := &bbolt.Options{Timeout: opt.LockTimeout, FreelistType: bbolt.FreelistMapType, ReadOnly: opt.ReadOnly}
 	if opt.ReadOnly {
-		if fi, err := os.Stat(path); err == nil && fi.Size() == 0 {
+		fi, err := os.Stat(path)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+			return nil, fmt.Errorf("%s: no such database file (check DATABASE_URL)", path)
+		case err == nil && fi.Size() == 0:
 			return nil, fmt.Errorf("open %s: an empty file is not a taskbolt database", path)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strconv"
 
 	bbolt "go.etcd.io/bbolt"
 
@@ -19,6 +20,9 @@ var _ store.Checker = (*Store)(nil)
 // the file passes bbolt's own consistency check. It reads the whole file.
 func (s *Store) Check(ctx context.Context) error {
 	return s.db.View(func(tx *bbolt.Tx) error {
+		if v := string(tx.Bucket(metaBucket).Get(schemaVersion)); v != strconv.Itoa(SchemaVersion) {
+			return fmt.Errorf("schema version %s: open it read-write once (start taskbolt) to migrate it to %d first", v, SchemaVersion)
+		}
 		for err := range tx.Check() {
 			return fmt.Errorf("bbolt consistency: %w", err)
 		}
