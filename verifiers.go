@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/url"
+	"slices"
 	"strings"
 
 	"taskbolt/api/metrics"
@@ -15,39 +17,54 @@ import (
 	"taskbolt/auth/session"
 )
 
-// verifiers are the token verifiers, by name. Each returns the verifier and
-// a line for the start-up log saying where its keys come from (never a secret).
-var verifiers = map[string]func(cfg config, log *slog.Logger, m *metrics.Metrics) (auth.Verifier, string, error){
-	hs256.Name: func(cfg config, _ *slog.Logger, _ *metrics.Metrics) (auth.Verifier, string, error) {
-		v, err := hs256.New(hs256.Config{Secret: []byte(cfg.Secret), Leeway: cfg.JWTLeeway,
-			Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, UserClaim: cfg.JWTUserClaim, MaxLifetime: cfg.JWTMaxLifetime, CacheSize: cfg.jwtCacheSize()})
-		if errors.Is(err, hs256.ErrWeakSecret) {
-			return nil, "", secretError(cfg.Secret)
-		}
-		return v, "HS256 with BETTER_AUTH_SECRET", err
-	},
-	jwks.Name: func(cfg config, log *slog.Logger, m *metrics.Metrics) (auth.Verifier, string, error) {
-		url := cfg.jwksURL()
-		if url == "" {
-			return nil, "", errors.New("the jwks verifier needs BETTER_AUTH_URL or BETTER_AUTH_JWKS_URL")
-		}
-		iss, aud := cfg.JWTIssuer, cfg.JWTAudience
-		if origin := originOf(cfg.BetterAuthURL); origin != "" {
-			iss, aud = cmp.Or(iss, origin), cmp.Or(aud, origin)
-		}
-		v, err := jwks.New(jwks.Config{URL: url, Algorithms: cfg.JWTAlgorithms, Issuer: iss, Audience: aud,
-			Leeway: cfg.JWTLeeway, UserClaim: cfg.JWTUserClaim, MaxLifetime: cfg.JWTMaxLifetime, CacheSize: cfg.jwtCacheSize(),
-			RefreshInterval: cfg.JWKSRefreshInterval, Logger: log, OnFetch: m.KeyFetchHook()})
-		return v, fmt.Sprintf("%s from %s, iss %q, aud %q", strings.Join(cfg.JWTAlgorithms, "/"), url, iss, aud), err
-	},
-	session.Name: func(cfg config, _ *slog.Logger, _ *metrics.Metrics) (auth.Verifier, string, error) {
-		if cfg.BetterAuthURL == "" {
-			return nil, "", errors.New("the session verifier needs BETTER_AUTH_URL")
-		}
-		url := betterAuthEndpoint(cfg.BetterAuthURL, "get-session")
-		v, err := session.New(session.Config{URL: url, CacheTTL: cfg.SessionCacheTTL, Timeout: cfg.SessionTimeout})
-		return v, fmt.Sprintf("session tokens resolved at %s, cached %v", url, cfg.SessionCacheTTL), err
-	},
+// verifierKind is one kind of token verifier: which tokens are its (match)
+// and how to build it. build returns the verifier and a line for the
+// start-up log saying where its keys come from (never a secret).
+type verifierKind struct {
+	match func(cfg config) func(auth.Token) bool
+	build func(cfg config, log *slog.Logger, m *metrics.Metrics) (auth.Verifier, string, error)
+}
+
+// verifiers are the token verifiers, by name. Adding one is an entry here
+// plus its package; the dispatcher routes each token to the kind whose match
+// takes it (the kinds must not overlap).
+var verifiers = map[string]verifierKind{
+	hs256.Name:   {func(config) func(auth.Token) bool { return auth.JWTAlgs("HS256") }, buildHS256},
+	jwks.Name:    {func(cfg config) func(auth.Token) bool { return auth.JWTAlgs(cfg.JWTAlgorithms...) }, buildJWKS},
+	session.Name: {func(config) func(auth.Token) bool { return auth.Opaque }, buildSession},
+}
+
+func buildHS256(cfg config, _ *slog.Logger, _ *metrics.Metrics) (auth.Verifier, string, error) {
+	v, err := hs256.New(hs256.Config{Secret: []byte(cfg.Secret), Leeway: cfg.JWTLeeway,
+		Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, UserClaim: cfg.JWTUserClaim, MaxLifetime: cfg.JWTMaxLifetime, CacheSize: cfg.jwtCacheSize()})
+	if errors.Is(err, hs256.ErrWeakSecret) {
+		return nil, "", secretError(cfg.Secret)
+	}
+	return v, "HS256 with BETTER_AUTH_SECRET", err
+}
+
+func buildJWKS(cfg config, log *slog.Logger, m *metrics.Metrics) (auth.Verifier, string, error) {
+	url := cfg.jwksURL()
+	if url == "" {
+		return nil, "", errors.New("the jwks verifier needs BETTER_AUTH_URL or BETTER_AUTH_JWKS_URL")
+	}
+	iss, aud := cfg.JWTIssuer, cfg.JWTAudience
+	if origin := originOf(cfg.BetterAuthURL); origin != "" {
+		iss, aud = cmp.Or(iss, origin), cmp.Or(aud, origin)
+	}
+	v, err := jwks.New(jwks.Config{URL: url, Algorithms: cfg.JWTAlgorithms, Issuer: iss, Audience: aud,
+		Leeway: cfg.JWTLeeway, UserClaim: cfg.JWTUserClaim, MaxLifetime: cfg.JWTMaxLifetime, CacheSize: cfg.jwtCacheSize(),
+		RefreshInterval: cfg.JWKSRefreshInterval, Logger: log, OnFetch: m.KeyFetchHook()})
+	return v, fmt.Sprintf("%s from %s, iss %q, aud %q", strings.Join(cfg.JWTAlgorithms, "/"), url, iss, aud), err
+}
+
+func buildSession(cfg config, _ *slog.Logger, _ *metrics.Metrics) (auth.Verifier, string, error) {
+	if cfg.BetterAuthURL == "" {
+		return nil, "", errors.New("the session verifier needs BETTER_AUTH_URL")
+	}
+	url := betterAuthEndpoint(cfg.BetterAuthURL, "get-session")
+	v, err := session.New(session.Config{URL: url, CacheTTL: cfg.SessionCacheTTL, Timeout: cfg.SessionTimeout})
+	return v, fmt.Sprintf("session tokens resolved at %s, cached %v", url, cfg.SessionCacheTTL), err
 }
 
 // jwtCacheSize maps JWT_CACHE_SIZE (0 = off) to the verifiers' setting
@@ -118,25 +135,25 @@ func newVerifier(cfg config, log *slog.Logger, m *metrics.Metrics) (auth.Verifie
 	if err != nil {
 		return nil, nil, err
 	}
-	d := auth.Dispatch{Asymmetric: cfg.JWTAlgorithms}
+	// A route for every kind, the ones that are off without a verifier: their
+	// tokens are then refused as "the X verifier is off", not as unknown.
+	var d auth.Dispatch
 	var closers []func()
-	for _, name := range names {
-		v, where, err := verifiers[name](cfg, log, m)
-		if err != nil {
-			return nil, nil, err
+	for _, name := range slices.Sorted(maps.Keys(verifiers)) {
+		kind := verifiers[name]
+		route := auth.Route{Name: name, Match: kind.match(cfg)}
+		if slices.Contains(names, name) {
+			v, where, err := kind.build(cfg, log, m)
+			if err != nil {
+				return nil, nil, err
+			}
+			log.Info("verifier on", "name", name, "keys", where)
+			if c, ok := v.(auth.Closer); ok {
+				closers = append(closers, c.Close)
+			}
+			route.Verifier = v
 		}
-		log.Info("verifier on", "name", name, "keys", where)
-		if c, ok := v.(interface{ Close() }); ok {
-			closers = append(closers, c.Close)
-		}
-		switch name {
-		case hs256.Name:
-			d.HS256 = v
-		case jwks.Name:
-			d.JWKS = v
-		case session.Name:
-			d.Session = v
-		}
+		d.Routes = append(d.Routes, route)
 	}
 	return d, func() {
 		for _, c := range closers {

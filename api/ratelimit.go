@@ -7,6 +7,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/limiter"
 
 	"taskbolt/auth"
+	"taskbolt/store"
 )
 
 // RateLimit configures the optional limiters, off when zero. PerIP runs
@@ -45,7 +46,7 @@ func guard(cfg Config) []fiber.Handler {
 	if cfg.RateLimit.PerIP > 0 {
 		chain = append(chain, limit(cfg.RateLimit.PerIP, cfg.RateLimit.Window, perIP))
 	}
-	chain = append(chain, auth.New(auth.Config{Verifier: cfg.Verifier}), auth.RequireOwner("user_id"))
+	chain = append(chain, auth.New(auth.Config{Verifier: cfg.Verifier, ValidUser: store.ValidUserID}), auth.RequireOwner("user_id"))
 	if cfg.RateLimit.PerUser > 0 {
 		chain = append(chain, limit(cfg.RateLimit.PerUser, cfg.RateLimit.Window, perUser))
 	}

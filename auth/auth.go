@@ -36,6 +36,12 @@ type Readier interface {
 	Ready(ctx context.Context) error
 }
 
+// Closer is an optional Verifier capability: a verifier with background work
+// (a key refresher, a cache janitor) stops it in Close.
+type Closer interface {
+	Close()
+}
+
 // Sentinel errors; the API's error handler maps them to CONTRACT.md.
 var (
 	// ErrUnauthenticated: no Authorization header, or not a Bearer one.

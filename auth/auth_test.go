@@ -3,6 +3,7 @@ package auth_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http/httptest"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"taskbolt/auth"
+	"taskbolt/store"
 )
 
 func TestParseBearer(t *testing.T) {
@@ -65,7 +67,7 @@ func newApp(v auth.Verifier, next func(*fiber.Ctx) bool) *fiber.App {
 	app := fiber.New(fiber.Config{ReadBufferSize: 16 << 10, ErrorHandler: func(c *fiber.Ctx, err error) error {
 		return c.Status(599).SendString(err.Error())
 	}})
-	app.Get("/u/:user_id", auth.New(auth.Config{Verifier: v, Next: next}), auth.RequireOwner("user_id"), func(c *fiber.Ctx) error {
+	app.Get("/u/:user_id", auth.New(auth.Config{Verifier: v, Next: next, ValidUser: store.ValidUserID}), auth.RequireOwner("user_id"), func(c *fiber.Ctx) error {
 		p, _ := auth.FromContext(c)
 		return c.SendString(p.UserID + " via " + p.Verifier)
 	})
@@ -133,7 +135,7 @@ func TestMiddleware(t *testing.T) {
 	}
 	t.Run("Next", func(t *testing.T) {
 		app := fiber.New()
-		app.Get("/open", auth.New(auth.Config{Verifier: v, Next: func(*fiber.Ctx) bool { return true }}), func(c *fiber.Ctx) error {
+		app.Get("/open", auth.New(auth.Config{Verifier: v, ValidUser: store.ValidUserID, Next: func(*fiber.Ctx) bool { return true }}), func(c *fiber.Ctx) error {
 			_, ok := auth.FromContext(c)
 			if ok {
 				return errors.New("principal set although skipped")
@@ -151,4 +153,49 @@ func TestMiddleware(t *testing.T) {
 			t.Errorf("%d %q", status, body)
 		}
 	})
+}
+
+// TestSources: the token comes from the first source that finds one, in
+// order; a source's error is the answer; with no source finding one, 401.
+func TestSources(t *testing.T) {
+	v := fakeVerifier(func(tok string) (auth.Principal, error) { return auth.Principal{UserID: tok, Verifier: "fake"}, nil })
+	fromCookie := func(c *fiber.Ctx) (string, bool, error) {
+		switch tok := c.Cookies("tok"); tok {
+		case "":
+			return "", false, nil
+		case "bad":
+			return "", false, fmt.Errorf("%w: a broken cookie", auth.ErrInvalidToken)
+		default:
+			return tok, true, nil
+		}
+	}
+	app := fiber.New(fiber.Config{ErrorHandler: func(c *fiber.Ctx, err error) error {
+		return c.Status(599).SendString(err.Error())
+	}})
+	app.Get("/", auth.New(auth.Config{Verifier: v, ValidUser: store.ValidUserID, Sources: []auth.Source{auth.FromHeader, fromCookie}}),
+		func(c *fiber.Ctx) error { p, _ := auth.FromContext(c); return c.SendString(p.UserID) })
+	for _, c := range []struct{ authz, cookie, want string }{
+		{"Bearer alice", "bob", "alice"}, // the header wins
+		{"", "bob", "bob"},
+		{"Basic x", "bob", "bob"}, // not a bearer header: the next source
+		{"", "bad", "auth: invalid token: a broken cookie"},
+		{"", "", "auth: not authenticated"},
+		{"", "a/b", "auth: invalid token: the user claim is not a valid user id"},
+	} {
+		req := httptest.NewRequest("GET", "/", nil)
+		if c.authz != "" {
+			req.Header.Set("Authorization", c.authz)
+		}
+		if c.cookie != "" {
+			req.Header.Set("Cookie", "tok="+c.cookie)
+		}
+		resp, err := app.Test(req, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		if string(body) != c.want {
+			t.Errorf("%q %q: %s, want %s", c.authz, c.cookie, body, c.want)
+		}
+	}
 }

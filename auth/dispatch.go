@@ -10,45 +10,65 @@ import (
 	"strings"
 )
 
+// Token is what a route sees of a token: read once, verified by nobody yet.
+type Token struct {
+	Raw   string
+	IsJWT bool   // three base64url parts whose first is a JSON object
+	Alg   string // a JWT's header alg
+}
+
+// ReadToken looks at a token's form without verifying anything.
+func ReadToken(raw string) Token {
+	alg, isJWT := jwtAlg(raw)
+	return Token{Raw: raw, IsJWT: isJWT, Alg: alg}
+}
+
+// Route sends the tokens Match accepts to Verifier. A nil Verifier is a
+// verifier that is off: the tokens it would have taken are invalid.
+type Route struct {
+	Name     string // for logs and metrics: "hs256", "jwks", "session"
+	Match    func(Token) bool
+	Verifier Verifier
+}
+
+// JWTAlgs matches JWTs whose header alg is one of algs.
+func JWTAlgs(algs ...string) func(Token) bool {
+	return func(t Token) bool { return t.IsJWT && slices.Contains(algs, t.Alg) }
+}
+
+// Opaque matches tokens that are not JWTs (opaque session tokens).
+func Opaque(t Token) bool { return !t.IsJWT }
+
 // Dispatch is a Verifier that sends each token to the one verifier made for
-// it, by looking at the token, not by trying each in turn:
-//
-//   - a JWT whose header says "alg":"HS256" goes to HS256;
-//   - a JWT with any other alg in Asymmetric goes to JWKS;
-//   - anything that is not a JWT (an opaque session token) goes to Session.
-//
-// A nil verifier is off: its tokens are invalid. A JWT with an alg in neither
-// list (none, HS512, ...) is invalid without being parsed further.
+// it, by looking at the token, not by trying each in turn: the first route
+// whose Match takes it decides. A JWT no route takes (alg none, HS512, ...)
+// is invalid without being parsed further. The registry in package main
+// builds the routes, one per known verifier, so a new verifier is one
+// package and one registry entry.
 type Dispatch struct {
-	HS256      Verifier
-	JWKS       Verifier
-	Session    Verifier
-	Asymmetric []string // the algs that go to JWKS
+	Routes []Route
 }
 
 // Verify implements Verifier.
 func (d Dispatch) Verify(ctx context.Context, token string) (Principal, error) {
-	alg, isJWT := jwtAlg(token)
-	var v Verifier
-	kind := "session"
-	switch {
-	case !isJWT:
-		v = d.Session
-	case alg == "HS256":
-		v, kind = d.HS256, "hs256"
-	case slices.Contains(d.Asymmetric, alg):
-		v, kind = d.JWKS, "jwks"
-	default:
+	t := ReadToken(token)
+	for _, r := range d.Routes {
+		if !r.Match(t) {
+			continue
+		}
+		if r.Verifier == nil {
+			return Principal{}, &VerifyError{Verifier: r.Name, Err: fmt.Errorf("%w: a %s token, and the %s verifier is off", ErrInvalidToken, r.Name, r.Name)}
+		}
+		p, err := r.Verifier.Verify(ctx, token)
+		if err != nil {
+			return Principal{}, &VerifyError{Verifier: r.Name, Err: err}
+		}
+		return p, nil
+	}
+	if t.IsJWT {
 		return Principal{}, fmt.Errorf("%w: algorithm not accepted", ErrInvalidToken)
 	}
-	if v == nil {
-		return Principal{}, &VerifyError{Verifier: kind, Err: fmt.Errorf("%w: a %s token, and the %s verifier is off", ErrInvalidToken, kind, kind)}
-	}
-	p, err := v.Verify(ctx, token)
-	if err != nil {
-		return Principal{}, &VerifyError{Verifier: kind, Err: err}
-	}
-	return p, nil
+	return Principal{}, fmt.Errorf("%w: no verifier takes this kind of token", ErrInvalidToken)
 }
 
 // VerifyError names the verifier that refused a token, for logs and metrics.
@@ -71,8 +91,8 @@ func VerifierOf(err error) string {
 
 // Ready reports the readiness of every verifier that can tell.
 func (d Dispatch) Ready(ctx context.Context) error {
-	for _, v := range []Verifier{d.HS256, d.JWKS, d.Session} {
-		if r, ok := v.(Readier); ok {
+	for _, route := range d.Routes {
+		if r, ok := route.Verifier.(Readier); ok {
 			if err := r.Ready(ctx); err != nil {
 				return err
 			}

@@ -19,8 +19,18 @@ func jwtWithHeader(header string) string {
 	return enc([]byte(header)) + "." + enc([]byte(`{"sub":"u"}`)) + ".c2ln"
 }
 
+// dispatch builds the routes the registry would: hs256, jwks (algs), session;
+// a nil verifier is one that is off.
+func dispatch(hs, jw, sess auth.Verifier, algs ...string) auth.Dispatch {
+	return auth.Dispatch{Routes: []auth.Route{
+		{Name: "hs256", Match: auth.JWTAlgs("HS256"), Verifier: hs},
+		{Name: "jwks", Match: auth.JWTAlgs(algs...), Verifier: jw},
+		{Name: "session", Match: auth.Opaque, Verifier: sess},
+	}}
+}
+
 func TestDispatch(t *testing.T) {
-	all := auth.Dispatch{HS256: named("hs256"), JWKS: named("jwks"), Session: named("session"), Asymmetric: []string{"EdDSA", "RS256"}}
+	all := dispatch(named("hs256"), named("jwks"), named("session"), "EdDSA", "RS256")
 	cases := []struct {
 		name  string
 		d     auth.Dispatch
@@ -37,9 +47,10 @@ func TestDispatch(t *testing.T) {
 		{"ErrHS512", all, jwtWithHeader(`{"alg":"HS512"}`), ""},
 		{"ErrAlgNotAString", all, jwtWithHeader(`{"alg":5}`), ""},
 		{"ErrAsymmetricNotAllowed", all, jwtWithHeader(`{"alg":"ES512"}`), ""},
-		{"ErrHS256Off", auth.Dispatch{JWKS: named("jwks"), Asymmetric: []string{"EdDSA"}}, jwtWithHeader(`{"alg":"HS256"}`), ""},
-		{"ErrJWKSOff", auth.Dispatch{HS256: named("hs256"), Asymmetric: []string{"EdDSA"}}, jwtWithHeader(`{"alg":"EdDSA"}`), ""},
-		{"ErrSessionOff", auth.Dispatch{HS256: named("hs256")}, "opaque", ""},
+		{"ErrHS256Off", dispatch(nil, named("jwks"), nil, "EdDSA"), jwtWithHeader(`{"alg":"HS256"}`), ""},
+		{"ErrJWKSOff", dispatch(named("hs256"), nil, nil, "EdDSA"), jwtWithHeader(`{"alg":"EdDSA"}`), ""},
+		{"ErrSessionOff", dispatch(named("hs256"), nil, nil), "opaque", ""},
+		{"ErrNoRoutes", auth.Dispatch{}, "opaque", ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -61,7 +72,7 @@ func FuzzDispatch(f *testing.F) {
 	for _, s := range []string{jwtWithHeader(`{"alg":"HS256"}`), "opaque", "a.b.c", "..", "e30.e30.", ""} {
 		f.Add(s)
 	}
-	d := auth.Dispatch{HS256: named("hs256"), Session: named("session"), Asymmetric: []string{"EdDSA"}}
+	d := dispatch(named("hs256"), nil, named("session"), "EdDSA")
 	f.Fuzz(func(t *testing.T, token string) {
 		p, err := d.Verify(context.Background(), token)
 		if err != nil && !errors.Is(err, auth.ErrInvalidToken) {
@@ -69,6 +80,9 @@ func FuzzDispatch(f *testing.F) {
 		}
 		if err == nil && p.Verifier == "" {
 			t.Fatal("accepted by nobody")
+		}
+		if err == nil && (p.Verifier == "jwks") {
+			t.Fatal("accepted by a verifier that is off")
 		}
 	})
 }

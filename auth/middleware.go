@@ -4,16 +4,31 @@ import (
 	"fmt"
 
 	"github.com/gofiber/fiber/v2"
-
-	"taskbolt/store"
 )
 
 // Config configures New.
 type Config struct {
 	// Next skips the middleware when it returns true.
 	Next func(c *fiber.Ctx) bool
-	// Verifier checks the bearer token. Required.
+	// Verifier checks the token. Required.
 	Verifier Verifier
+	// Sources are where a request's token is looked for, in order; the
+	// first that finds one decides. Default: FromHeader alone.
+	Sources []Source
+	// ValidUser checks a verified user id before it can reach anything that
+	// stores by it (the store's rule: store.ValidUserID). Required.
+	ValidUser func(userID string) bool
+}
+
+// Source finds a request's token. found is false when the request carries
+// none there; err is an authentication error for one it carries badly.
+type Source func(c *fiber.Ctx) (token string, found bool, err error)
+
+// FromHeader reads `Authorization: Bearer <token>`. A request with no
+// Authorization header, or another scheme, has no token here.
+func FromHeader(c *fiber.Ctx) (string, bool, error) {
+	token, ok := ParseBearer(c.Get(fiber.HeaderAuthorization))
+	return token, ok, nil
 }
 
 type principalKey struct{}
@@ -27,15 +42,28 @@ func New(config ...Config) fiber.Handler {
 	if len(config) > 0 {
 		cfg = config[0]
 	}
-	if cfg.Verifier == nil {
-		panic("auth.New: Config.Verifier is required")
+	if cfg.Verifier == nil || cfg.ValidUser == nil {
+		panic("auth.New: Config.Verifier and Config.ValidUser are required")
+	}
+	if len(cfg.Sources) == 0 {
+		cfg.Sources = []Source{FromHeader}
 	}
 	return func(c *fiber.Ctx) error {
 		if cfg.Next != nil && cfg.Next(c) {
 			return c.Next()
 		}
-		token, ok := ParseBearer(c.Get(fiber.HeaderAuthorization))
-		if !ok {
+		var token string
+		found := false
+		for _, src := range cfg.Sources {
+			var err error
+			if token, found, err = src(c); err != nil {
+				return err
+			}
+			if found {
+				break
+			}
+		}
+		if !found {
 			return ErrUnauthenticated
 		}
 		if len(token) > MaxTokenLen {
@@ -47,8 +75,8 @@ func New(config ...Config) fiber.Handler {
 		}
 		// The user id becomes a bucket name: refuse anything outside the
 		// contract's charset here, before it can reach the store.
-		if !store.ValidUserID(p.UserID) {
-			return fmt.Errorf("%w: user claim is not 1-%d visible ASCII characters without '/'", ErrInvalidToken, store.MaxUserIDLen)
+		if !cfg.ValidUser(p.UserID) {
+			return fmt.Errorf("%w: the user claim is not a valid user id", ErrInvalidToken)
 		}
 		c.Locals(principalKey{}, p)
 		return c.Next()
