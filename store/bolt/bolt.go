@@ -4,8 +4,9 @@
 //
 //	meta/schema_version             = "2"
 //	users/<user_id>                 (its sequence is the user's next task id)
+//	users/<user_id>/n               = the user's task count
 //	users/<user_id>/tasks/<id>      = header + wire JSON (see codec.go)
-//	users/<user_id>/idx, rec, counts  the user's indexes (see index.go)
+//	users/<user_id>/idx, rec, counts  the indexes of a user past IndexAfter tasks (index.go)
 //
 // Task ids come from the user bucket's NextSequence, so they are unique per
 // user and never reused after a delete. Every write goes through db.Batch, so

@@ -15,7 +15,9 @@ import (
 	"taskbolt/store"
 )
 
-// How a list is answered. Each plan returns the page's ids and the total:
+// How a list is answered. Each plan returns the page's ids and the total.
+// A user of at most IndexAfter tasks has no indexes: every list scans its
+// task headers (scanList). An indexed user's list takes the first that fits:
 //
 //   - status and priority filters only: merge the base streams of the
 //     statuses and priorities asked for; total from the counts. O(page).
@@ -28,7 +30,8 @@ import (
 //     and sorted. Total from the due-date histograms.
 //   - anything else (q, several tags, a tag with another filter, a priority
 //     with a due filter): scan the user's rec entries, compact records of
-//     the filter fields and folded text, then page from the matches.
+//     the filter fields and folded text, then page from the matches (sorted
+//     when they are few, else found by walking the sort's streams).
 //
 // README "Listing cost" says the same for users.
 
