@@ -177,6 +177,23 @@ func readUser(tx *bbolt.Tx, owner string) (*userBuckets, error) {
 // buildIndex creates the user's rec entries, indexes and counts from its
 // tasks.
 func buildIndex(u *userBuckets) error {
+	if err := createIndex(u); err != nil {
+		return err
+	}
+	var all []*store.Task
+	err := u.tasks.ForEach(func(_, v []byte) error {
+		t, err := decodeTask(v)
+		all = append(all, &t)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return indexAll(u, all)
+}
+
+// createIndex creates a user's empty rec, idx and counts buckets.
+func createIndex(u *userBuckets) error {
 	idx, err := u.user.CreateBucket(idxBucket)
 	if err != nil {
 		return err
@@ -195,16 +212,7 @@ func buildIndex(u *userBuckets) error {
 		}
 		u.sorts[k].FillPercent = fillOf(k)
 	}
-	var all []*store.Task
-	err = u.tasks.ForEach(func(_, v []byte) error {
-		t, err := decodeTask(v)
-		all = append(all, &t)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	return indexAll(u, all)
+	return nil
 }
 
 // putTask is the one way a task is written: it stores t and moves its rec

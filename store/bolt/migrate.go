@@ -67,13 +67,6 @@ func migrateTo2(tx *bbolt.Tx, indexAfter int) (users, tasks int, err error) {
 				return 0, 0, fmt.Errorf("user %q: %w", name, err)
 			}
 		}
-		for _, stale := range [][]byte{idxBucket, recBucket, countsBucket} { // a half-built index of an older build
-			if user.Bucket(stale) != nil {
-				if err := user.DeleteBucket(stale); err != nil {
-					return 0, 0, err
-				}
-			}
-		}
 		u, err := userBucketsOf(user, indexAfter)
 		if err != nil {
 			return 0, 0, err
@@ -87,7 +80,14 @@ func migrateTo2(tx *bbolt.Tx, indexAfter int) (users, tasks int, err error) {
 			return 0, 0, err
 		}
 		if len(list) > indexAfter {
-			if err := buildIndex(u); err != nil {
+			all := make([]*store.Task, len(list))
+			for i := range list {
+				all[i] = &list[i]
+			}
+			if err := createIndex(u); err != nil {
+				return 0, 0, err
+			}
+			if err := indexAll(u, all); err != nil {
 				return 0, 0, err
 			}
 		}

@@ -60,11 +60,11 @@ func listIDs(u *userBuckets, q *store.ListQuery) (ids []uint64, total int, err e
 	dueFilter := q.DueBefore != nil || q.DueAfter != nil || q.Overdue != nil
 	switch {
 	case q.Search == "" && len(q.Tags) == 0 && !dueFilter:
-		ids, err = walk(baseStreams(u, q, nil), q, nil)
-		return ids, statusCount(u, q), err
+		ids, _ = walk(baseStreams(u, q, nil), q, nil, 0)
+		return ids, statusCount(u, q), nil
 	case q.Search == "" && len(q.Tags) == 1 && !dueFilter && q.Status == store.StatusAll && len(q.Priorities) == 0:
-		ids, err = walk(tagStream(u, q), q, nil)
-		return ids, getCount(u.counts, append([]byte{cntTag}, q.Tags[0]...)), err
+		ids, _ = walk(tagStream(u, q), q, nil, 0)
+		return ids, getCount(u.counts, append([]byte{cntTag}, q.Tags[0]...)), nil
 	case q.Search == "" && len(q.Tags) == 0 && dueFilter && len(q.Priorities) == 0 && !(q.Overdue != nil && (q.DueBefore != nil || q.DueAfter != nil)):
 		ids, err = dueList(u, q)
 		return ids, dueCount(u, q), err
@@ -192,17 +192,9 @@ func before(a, b []byte, dueSort, desc bool) bool {
 type keep func(k, v []byte) bool
 
 // walk merges streams and returns the ids of the page. With keep, entries it
-// refuses are skipped; budget > 0 makes walk give up (nil, errBudget) after
-// that many skipped entries.
-func walk(streams []*stream, q *store.ListQuery, keep keep) ([]uint64, error) {
-	ids, ok := walkBudgeted(streams, q, keep, 0)
-	if !ok {
-		panic("unbudgeted walk gave up")
-	}
-	return ids, nil
-}
-
-func walkBudgeted(streams []*stream, q *store.ListQuery, keep keep, budget int) ([]uint64, bool) {
+// refuses are skipped; budget > 0 makes walk give up (nil, false) after that
+// many skipped entries, and with budget 0 it never does.
+func walk(streams []*stream, q *store.ListQuery, keep keep, budget int) ([]uint64, bool) {
 	dueSort := q.Sort == store.SortDueDate
 	for _, s := range streams {
 		s.start()
@@ -241,17 +233,12 @@ func baseStreams(u *userBuckets, q *store.ListQuery, spans func(status byte) []s
 	for _, st := range statuses(q.Status) {
 		for _, p := range priorities(q) {
 			prefix := basePrefix(st, p)
-			s := &stream{c: b.Cursor(), skip: len(prefix), desc: q.Desc}
-			if spans == nil {
-				s.spans = []span{prefixSpan(prefix)}
-			} else {
+			s := &stream{c: b.Cursor(), skip: len(prefix), desc: q.Desc, spans: wholeStream(prefix, q.Sort)}
+			if spans != nil {
+				s.spans = nil
 				for _, sp := range spans(st) {
 					s.spans = append(s.spans, span{lo: append(slices.Clone(prefix), sp.lo...), hi: appendOrEnd(prefix, sp.hi)})
 				}
-			}
-			if q.Sort == store.SortDueDate && spans == nil {
-				// Dated tasks first in either direction: two spans.
-				s.spans = []span{prefixSpan(append(slices.Clone(prefix), dueSeg)), prefixSpan(append(slices.Clone(prefix), noDueSeg))}
 			}
 			out = append(out, s)
 		}
@@ -269,11 +256,17 @@ func appendOrEnd(prefix, hi []byte) []byte {
 
 func tagStream(u *userBuckets, q *store.ListQuery) []*stream {
 	prefix := tagPrefix(q.Tags[0])
-	s := &stream{c: u.sortBucket(q.Sort).Cursor(), skip: len(prefix), desc: q.Desc, spans: []span{prefixSpan(prefix)}}
-	if q.Sort == store.SortDueDate {
-		s.spans = []span{prefixSpan(append(slices.Clone(prefix), dueSeg)), prefixSpan(append(slices.Clone(prefix), noDueSeg))}
+	return []*stream{{c: u.sortBucket(q.Sort).Cursor(), skip: len(prefix), desc: q.Desc, spans: wholeStream(prefix, q.Sort)}}
+}
+
+// wholeStream is every entry under prefix, in the order of sort k: for the
+// due-date sort, dated tasks then undated ones, each part in the list's
+// direction, so undated tasks come last either way.
+func wholeStream(prefix []byte, k store.SortKey) []span {
+	if k == store.SortDueDate {
+		return []span{prefixSpan(append(slices.Clone(prefix), dueSeg)), prefixSpan(append(slices.Clone(prefix), noDueSeg))}
 	}
-	return []*stream{s}
+	return []span{prefixSpan(prefix)}
 }
 
 // dueSpans are the ranges of a due-date sort part ([seg][due][id]) that q's
@@ -305,7 +298,8 @@ func dueSpans(q *store.ListQuery, status byte) []span {
 func dueList(u *userBuckets, q *store.ListQuery) ([]uint64, error) {
 	inRange := func(status byte) []span { return dueSpans(q, status) }
 	if q.Sort == store.SortDueDate {
-		return walk(baseStreams(u, q, inRange), q, nil)
+		ids, _ := walk(baseStreams(u, q, inRange), q, nil, 0)
+		return ids, nil
 	}
 	keepDue := func(k, v []byte) bool {
 		completed := k[1] == 1 // base key: [b][status][priority]...
@@ -314,7 +308,7 @@ func dueList(u *userBuckets, q *store.ListQuery) ([]uint64, error) {
 		}
 		return dueMatches(q, completed, true, int64(binary.BigEndian.Uint64(v)))
 	}
-	if ids, ok := walkBudgeted(baseStreams(u, q, nil), q, keepDue, walkBudget); ok {
+	if ids, ok := walk(baseStreams(u, q, nil), q, keepDue, walkBudget); ok {
 		return ids, nil
 	}
 	// Few tasks are in range: read them all from the due streams and sort.
@@ -490,11 +484,11 @@ func scanList(u *userBuckets, q *store.ListQuery) ([]uint64, int, error) {
 	all := *q
 	all.Priorities = nil
 	all.Status = store.StatusAll
-	ids, err := walk(baseStreams(u, &all, nil), q, func(k, _ []byte) bool {
+	ids, _ := walk(baseStreams(u, &all, nil), q, func(k, _ []byte) bool {
 		_, ok := set[keyID(k)]
 		return ok
-	})
-	return ids, total, err
+	}, 0)
+	return ids, total, nil
 }
 
 // candidate is a scan's match with what its sort needs: small, so that
