@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"crypto/rand"
 	"fmt"
 	"log/slog"
@@ -81,24 +82,39 @@ func (a *app) accessLog(c *fiber.Ctx) error {
 	if streaming, _ := c.Locals(streamingKey{}).(bool); streaming {
 		return nil // logged when the stream ends
 	}
-	d := time.Since(start)
-	a.obs.Request(methodLabel(c.Method()), c.Route().Path, c.Response().StatusCode(), d)
-	if !a.log.Enabled(c.UserContext(), slog.LevelInfo) {
-		return nil
-	}
-	var user string
-	if p, ok := auth.FromContext(c); ok {
-		user = p.UserID
-	}
-	a.log.LogAttrs(c.UserContext(), slog.LevelInfo, "request",
-		slog.String("method", c.Method()),
-		slog.String("route", c.Route().Path),
-		slog.Int("status", c.Response().StatusCode()),
-		slog.Duration("duration", d),
-		slog.String("request_id", requestID(c)),
-		slog.String("user_id", user),
-	)
+	a.logRequest(c.UserContext(), slog.LevelInfo, "request", factsOf(c), c.Response().StatusCode(), time.Since(start))
 	return nil
+}
+
+// requestFacts are what the access log says of a request.
+type requestFacts struct{ method, route, requestID, userID string }
+
+// factsOf reads a request's facts. They alias Fiber's context: copy any
+// kept past the handler.
+func factsOf(c *fiber.Ctx) requestFacts {
+	f := requestFacts{method: methodLabel(c.Method()), route: c.Route().Path, requestID: requestID(c)}
+	if p, ok := auth.FromContext(c); ok {
+		f.userID = p.UserID
+	}
+	return f
+}
+
+// logRequest records a finished request in the metrics and, with extra
+// attributes, in the access log.
+func (a *app) logRequest(ctx context.Context, level slog.Level, msg string, f requestFacts, status int, d time.Duration, extra ...slog.Attr) {
+	a.obs.Request(f.method, f.route, status, d)
+	if !a.log.Enabled(ctx, level) {
+		return
+	}
+	attrs := append([]slog.Attr{
+		slog.String("method", f.method),
+		slog.String("route", f.route),
+		slog.Int("status", status),
+		slog.Duration("duration", d),
+		slog.String("request_id", f.requestID),
+		slog.String("user_id", f.userID),
+	}, extra...)
+	a.log.LogAttrs(ctx, level, msg, attrs...)
 }
 
 // panicError is a recovered panic; the error handler logs it with its stack

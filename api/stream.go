@@ -12,8 +12,6 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/utils"
 	"github.com/valyala/fasthttp"
-
-	"taskbolt/auth"
 )
 
 type streamingKey struct{}
@@ -44,11 +42,8 @@ func (a *app) requestConfig(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
 // sees a broken stream, never a short one that looks whole.
 func (a *app) streamBody(c *fiber.Ctx, write func(w io.Writer) (int64, error)) {
 	conn := c.Context().Conn()
-	rid, method, route := requestID(c), methodLabel(c.Method()), utils.CopyString(c.Route().Path)
-	var user string
-	if p, ok := auth.FromContext(c); ok {
-		user = p.UserID
-	}
+	facts := factsOf(c)
+	facts.route = utils.CopyString(facts.route) // logged after the handler returns
 	start, timeout := time.Now(), a.cfg.WriteTimeout
 	c.Locals(streamingKey{}, true)
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
@@ -60,22 +55,12 @@ func (a *app) streamBody(c *fiber.Ctx, write func(w io.Writer) (int64, error)) {
 		if err != nil {
 			conn.Close()
 		}
-		d := time.Since(start)
-		a.obs.Request(method, route, fiber.StatusOK, d)
 		level, outcome := slog.LevelInfo, "complete"
 		if err != nil {
 			level, outcome = slog.LevelWarn, "cut: "+err.Error()
 		}
-		a.log.LogAttrs(context.Background(), level, "stream ended",
-			slog.String("method", method),
-			slog.String("route", route),
-			slog.Int("status", fiber.StatusOK),
-			slog.Int64("bytes", n),
-			slog.Duration("duration", d),
-			slog.String("outcome", outcome),
-			slog.String("request_id", rid),
-			slog.String("user_id", user),
-		)
+		a.logRequest(context.Background(), level, "stream ended", facts, fiber.StatusOK, time.Since(start),
+			slog.Int64("bytes", n), slog.String("outcome", outcome))
 	})
 }
 

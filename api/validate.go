@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"taskbolt/store"
 )
@@ -390,11 +389,14 @@ func parseListQuery(arg queryArgs, now time.Time) (q store.ListQuery, err error)
 	// priority: a comma list, or repeated: any of them.
 	for _, v := range arg("priority") {
 		for _, name := range strings.Split(v, ",") {
-			if p, ok := literal(&ve, "priority", strings.TrimSpace(name), store.Priorities...); ok {
-				pr, _ := store.ParsePriority(p)
-				if !slices.Contains(q.Priorities, pr) {
-					q.Priorities = append(q.Priorities, pr)
-				}
+			name = strings.TrimSpace(name)
+			pr, p := store.ParsePriority(name)
+			if p != nil {
+				ve.add(problem(p, []any{"query", "priority"}, name))
+				continue
+			}
+			if !slices.Contains(q.Priorities, pr) {
+				q.Priorities = append(q.Priorities, pr)
 			}
 		}
 	}
@@ -402,7 +404,7 @@ func parseListQuery(arg queryArgs, now time.Time) (q store.ListQuery, err error)
 	for _, v := range arg("tag") {
 		t, p := store.CleanTag(v)
 		if p != nil {
-			ve.add(Problem{Type: p.Type, Loc: []any{"query", "tag"}, Msg: p.Msg, Input: v, Ctx: p.Ctx})
+			ve.add(problem(p, []any{"query", "tag"}, v))
 			continue
 		}
 		if f := store.FoldTag(t); !slices.Contains(q.Tags, f) {
@@ -411,9 +413,8 @@ func parseListQuery(arg queryArgs, now time.Time) (q store.ListQuery, err error)
 	}
 	for _, name := range []string{"search", "q"} { // q wins when both are given
 		if v, ok := last(arg, name); ok {
-			if utf8.RuneCountInString(v) > store.MaxSearchLen {
-				ve.add(Problem{Type: "string_too_long", Loc: []any{"query", name},
-					Msg: fmt.Sprintf("String should have at most %d characters", store.MaxSearchLen), Input: v, Ctx: map[string]any{"max_length": store.MaxSearchLen}})
+			if p := store.CheckSearch(v); p != nil {
+				ve.add(problem(p, []any{"query", name}, v))
 				continue
 			}
 			q.Search = store.FoldText(v)
@@ -426,7 +427,7 @@ func parseListQuery(arg queryArgs, now time.Time) (q store.ListQuery, err error)
 		if v, ok := last(arg, d.name); ok {
 			t, p := store.ParseDateTime(v)
 			if p != nil {
-				ve.add(Problem{Type: p.Type, Loc: []any{"query", d.name}, Msg: p.Msg, Input: v, Ctx: p.Ctx})
+				ve.add(problem(p, []any{"query", d.name}, v))
 				continue
 			}
 			*d.dst = &t

@@ -114,9 +114,14 @@ func trimmed(s string, max int) (string, *Problem) {
 }
 
 // CheckDescription checks a description's length.
-func CheckDescription(s string) *Problem {
-	if utf8.RuneCountInString(s) > MaxDescriptionLen {
-		return tooLong(MaxDescriptionLen)
+func CheckDescription(s string) *Problem { return atMost(s, MaxDescriptionLen) }
+
+// CheckSearch checks a search's length.
+func CheckSearch(s string) *Problem { return atMost(s, MaxSearchLen) }
+
+func atMost(s string, max int) *Problem {
+	if utf8.RuneCountInString(s) > max {
+		return tooLong(max)
 	}
 	return nil
 }
