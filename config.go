@@ -42,6 +42,8 @@ type config struct {
 	JWKSURL              string        `env:"BETTER_AUTH_JWKS_URL"`
 	SessionIntrospection bool          `env:"AUTH_SESSION_INTROSPECTION"`
 	Verifiers            []string      `env:"AUTH_VERIFIERS" envSeparator:","`
+	AuthCookies          bool          `env:"AUTH_COOKIES"`
+	CookiePrefix         string        `env:"BETTER_AUTH_COOKIE_PREFIX" envDefault:"better-auth"`
 	JWTAlgorithms        []string      `env:"JWT_ALGORITHMS" envDefault:"EdDSA,ES256,ES512,RS256,PS256" envSeparator:","`
 	JWTUserClaim         string        `env:"JWT_USER_CLAIM" envDefault:"sub"`
 	JWTMaxLifetime       time.Duration `env:"JWT_MAX_LIFETIME" envDefault:"24h"`

@@ -57,7 +57,7 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 	if cfg.Metrics || cfg.MetricsAddr != "" {
 		m = metrics.New()
 	}
-	verifier, stopVerifiers, err := newVerifier(cfg, log, m)
+	verifier, sources, stopVerifiers, err := newVerifier(cfg, log, m)
 	if err != nil {
 		return err
 	}
@@ -79,7 +79,7 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 	}
 
 	apiCfg := api.Config{
-		Store: st, Verifier: verifier, Logger: log, Version: version,
+		Store: st, Verifier: verifier, Sources: sources, Logger: log, Version: version,
 		BodyLimit: cfg.BodyLimit, CORSOrigins: cfg.CORSOrigins, AdminToken: cfg.AdminToken,
 		RateLimit: api.RateLimit{PerIP: cfg.RateLimitPerIP, PerUser: cfg.RateLimitPerUser, Window: cfg.RateLimitWindow},
 	}

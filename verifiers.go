@@ -12,29 +12,43 @@ import (
 
 	"taskbolt/api/metrics"
 	"taskbolt/auth"
+	"taskbolt/auth/cookie"
 	"taskbolt/auth/hs256"
 	"taskbolt/auth/jwks"
 	"taskbolt/auth/session"
 )
 
-// verifierKind is one kind of token verifier: which tokens are its (match)
-// and how to build it. build returns the verifier and a line for the
-// start-up log saying where its keys come from (never a secret).
+// verifierKind is one kind of credential verifier and how to build it. A
+// bearer-token kind says which tokens are its (match); a kind that reads its
+// own credential from the request (cookies) has a source instead. build
+// returns the verifier and a line for the start-up log saying where its keys
+// come from (never a secret); it sees the bearer kinds already built.
 type verifierKind struct {
-	match func(cfg config) func(auth.Token) bool
-	build func(cfg config, log *slog.Logger, m *metrics.Metrics) (auth.Verifier, string, error)
+	match  func(cfg config) func(auth.Token) bool
+	source func(v auth.Verifier) auth.Source
+	build  func(cfg config, log *slog.Logger, m *metrics.Metrics, built map[string]auth.Verifier) (auth.Verifier, string, error)
 }
 
-// verifiers are the token verifiers, by name. Adding one is an entry here
-// plus its package; the dispatcher routes each token to the kind whose match
-// takes it (the kinds must not overlap).
+// order puts bearer kinds before source kinds.
+func (k verifierKind) order() int {
+	if k.source != nil {
+		return 1
+	}
+	return 0
+}
+
+// verifiers are the credential verifiers, by name. Adding one is an entry
+// here plus its package; the dispatcher routes each bearer token to the kind
+// whose match takes it (the kinds must not overlap), and sources are tried
+// after the Authorization header (a bearer token wins).
 var verifiers = map[string]verifierKind{
-	hs256.Name:   {func(config) func(auth.Token) bool { return auth.JWTAlgs("HS256") }, buildHS256},
-	jwks.Name:    {func(cfg config) func(auth.Token) bool { return auth.JWTAlgs(cfg.JWTAlgorithms...) }, buildJWKS},
-	session.Name: {func(config) func(auth.Token) bool { return auth.Opaque }, buildSession},
+	hs256.Name:   {match: func(config) func(auth.Token) bool { return auth.JWTAlgs("HS256") }, build: buildHS256},
+	jwks.Name:    {match: func(cfg config) func(auth.Token) bool { return auth.JWTAlgs(cfg.JWTAlgorithms...) }, build: buildJWKS},
+	session.Name: {match: func(config) func(auth.Token) bool { return auth.Opaque }, build: buildSession},
+	cookie.Name:  {source: func(v auth.Verifier) auth.Source { return v.(*cookie.Verifier).Source() }, build: buildCookie},
 }
 
-func buildHS256(cfg config, _ *slog.Logger, _ *metrics.Metrics) (auth.Verifier, string, error) {
+func buildHS256(cfg config, _ *slog.Logger, _ *metrics.Metrics, _ map[string]auth.Verifier) (auth.Verifier, string, error) {
 	v, err := hs256.New(hs256.Config{Secret: []byte(cfg.Secret), Leeway: cfg.JWTLeeway,
 		Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, UserClaim: cfg.JWTUserClaim, MaxLifetime: cfg.JWTMaxLifetime, CacheSize: cfg.jwtCacheSize()})
 	if errors.Is(err, hs256.ErrWeakSecret) {
@@ -43,7 +57,7 @@ func buildHS256(cfg config, _ *slog.Logger, _ *metrics.Metrics) (auth.Verifier, 
 	return v, "HS256 with BETTER_AUTH_SECRET", err
 }
 
-func buildJWKS(cfg config, log *slog.Logger, m *metrics.Metrics) (auth.Verifier, string, error) {
+func buildJWKS(cfg config, log *slog.Logger, m *metrics.Metrics, _ map[string]auth.Verifier) (auth.Verifier, string, error) {
 	url := cfg.jwksURL()
 	if url == "" {
 		return nil, "", errors.New("the jwks verifier needs BETTER_AUTH_URL or BETTER_AUTH_JWKS_URL")
@@ -58,13 +72,48 @@ func buildJWKS(cfg config, log *slog.Logger, m *metrics.Metrics) (auth.Verifier,
 	return v, fmt.Sprintf("%s from %s, iss %q, aud %q", strings.Join(cfg.JWTAlgorithms, "/"), url, iss, aud), err
 }
 
-func buildSession(cfg config, _ *slog.Logger, _ *metrics.Metrics) (auth.Verifier, string, error) {
+func buildSession(cfg config, _ *slog.Logger, _ *metrics.Metrics, _ map[string]auth.Verifier) (auth.Verifier, string, error) {
 	if cfg.BetterAuthURL == "" {
 		return nil, "", errors.New("the session verifier needs BETTER_AUTH_URL")
 	}
 	url := betterAuthEndpoint(cfg.BetterAuthURL, "get-session")
 	v, err := session.New(session.Config{URL: url, CacheTTL: cfg.SessionCacheTTL, Timeout: cfg.SessionTimeout})
 	return v, fmt.Sprintf("session tokens resolved at %s, cached %v", url, cfg.SessionCacheTTL), err
+}
+
+// buildCookie is cookie mode: session_data checked with the secret (and the
+// JWKS for the jwt plugin's format, when the jwks verifier is on), else
+// session_token resolved at get-session, sent as the cookie it came in.
+func buildCookie(cfg config, _ *slog.Logger, _ *metrics.Metrics, built map[string]auth.Verifier) (auth.Verifier, string, error) {
+	if cfg.BetterAuthURL == "" {
+		return nil, "", errors.New("AUTH_COOKIES needs BETTER_AUTH_URL (session_token cookies are resolved at its get-session)")
+	}
+	c := cookie.Config{Prefix: cfg.CookiePrefix, Origins: cfg.CORSOrigins, Leeway: cfg.JWTLeeway}
+	formats := []string{}
+	if cfg.Secret != "" {
+		if len(cfg.Secret) < hs256.MinSecretLen {
+			return nil, "", secretError(cfg.Secret)
+		}
+		c.Secrets = [][]byte{[]byte(cfg.Secret)}
+		formats = append(formats, "compact, jwt and jwe with BETTER_AUTH_SECRET")
+	}
+	if j, ok := built[jwks.Name].(*jwks.Verifier); ok {
+		c.CacheJWT = j.ForAudience(cookie.Name, cookie.CacheAudience)
+		formats = append(formats, "the jwt plugin's session-cache JWT with the JWKS")
+	}
+	url := betterAuthEndpoint(cfg.BetterAuthURL, "get-session")
+	s, err := session.New(session.Config{URL: url, CacheTTL: cfg.SessionCacheTTL, Timeout: cfg.SessionTimeout,
+		Credential: func(nameValue string) (string, string) { return "Cookie", nameValue }})
+	if err != nil {
+		return nil, "", err
+	}
+	c.Session = s
+	v, err := cookie.New(c)
+	if len(formats) == 0 {
+		formats = append(formats, "none (set BETTER_AUTH_SECRET)")
+	}
+	return v, fmt.Sprintf("%s.session_data: %s; %s.session_token resolved at %s, cached %v; changes allowed from %s and the request's own origin",
+		c.Prefix, strings.Join(formats, "; "), c.Prefix, url, cfg.SessionCacheTTL, strings.Join(cfg.CORSOrigins, ", ")), err
 }
 
 // jwtCacheSize maps JWT_CACHE_SIZE (0 = off) to the verifiers' setting
@@ -122,40 +171,54 @@ func (c config) enabledVerifiers() ([]string, error) {
 	if c.SessionIntrospection {
 		on = append(on, session.Name)
 	}
+	if c.AuthCookies {
+		on = append(on, cookie.Name)
+	}
 	if len(on) == 0 {
 		return nil, secretError("")
 	}
 	return on, nil
 }
 
-// newVerifier builds the dispatching verifier from the enabled ones and
-// returns a function that stops their background work.
-func newVerifier(cfg config, log *slog.Logger, m *metrics.Metrics) (auth.Verifier, func(), error) {
+// newVerifier builds the enabled verifiers: the dispatcher for bearer tokens
+// and the sources of the kinds that read their own credential (tried after
+// the Authorization header). stop ends their background work.
+func newVerifier(cfg config, log *slog.Logger, m *metrics.Metrics) (bearer auth.Verifier, sources []auth.Source, stop func(), err error) {
 	names, err := cfg.enabledVerifiers()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	// A route for every kind, the ones that are off without a verifier: their
-	// tokens are then refused as "the X verifier is off", not as unknown.
+	// Bearer kinds first (a source kind may build on them, as cookies on the
+	// JWKS keys); each gets a route, the ones that are off without a
+	// verifier: their tokens are then refused as "the X verifier is off".
+	kinds := slices.SortedFunc(maps.Keys(verifiers), func(a, b string) int {
+		return cmp.Or(cmp.Compare(verifiers[a].order(), verifiers[b].order()), cmp.Compare(a, b))
+	})
 	var d auth.Dispatch
 	var closers []func()
-	for _, name := range slices.Sorted(maps.Keys(verifiers)) {
+	built := map[string]auth.Verifier{}
+	for _, name := range kinds {
 		kind := verifiers[name]
-		route := auth.Route{Name: name, Match: kind.match(cfg)}
+		var v auth.Verifier
 		if slices.Contains(names, name) {
-			v, where, err := kind.build(cfg, log, m)
-			if err != nil {
-				return nil, nil, err
+			var where string
+			if v, where, err = kind.build(cfg, log, m, built); err != nil {
+				return nil, nil, nil, err
 			}
 			log.Info("verifier on", "name", name, "keys", where)
 			if c, ok := v.(auth.Closer); ok {
 				closers = append(closers, c.Close)
 			}
-			route.Verifier = v
+			built[name] = v
 		}
-		d.Routes = append(d.Routes, route)
+		switch {
+		case kind.source == nil:
+			d.Routes = append(d.Routes, auth.Route{Name: name, Match: kind.match(cfg), Verifier: v})
+		case v != nil:
+			sources = append(sources, kind.source(v))
+		}
 	}
-	return d, func() {
+	return d, sources, func() {
 		for _, c := range closers {
 			c()
 		}

@@ -21,8 +21,10 @@ func TestVerifierSelection(t *testing.T) {
 		{"JWKSURLOnly", []string{"BETTER_AUTH_JWKS_URL=http://localhost:3000/keys"}, "[jwks]"},
 		{"All", []string{"BETTER_AUTH_SECRET=" + testSecret, "BETTER_AUTH_URL=http://localhost:3000", "AUTH_SESSION_INTROSPECTION=true"}, "[hs256 jwks session]"},
 		{"Override", []string{"BETTER_AUTH_SECRET=" + testSecret, "BETTER_AUTH_URL=http://localhost:3000", "AUTH_VERIFIERS=session"}, "[session]"},
+		{"Cookies", []string{"BETTER_AUTH_SECRET=" + testSecret, "BETTER_AUTH_URL=http://localhost:3000", "AUTH_COOKIES=true"}, "[hs256 jwks cookie]"},
+		{"CookiesAlone", []string{"BETTER_AUTH_URL=http://localhost:3000", "AUTH_VERIFIERS=cookie"}, "[cookie]"},
 		{"ErrNone", nil, "BETTER_AUTH_SECRET is not set"},
-		{"ErrUnknown", []string{"AUTH_VERIFIERS=hs256,magic"}, `unknown verifier "magic"; known: hs256, jwks, session`},
+		{"ErrUnknown", []string{"AUTH_VERIFIERS=hs256,magic"}, `unknown verifier "magic"; known: cookie, hs256, jwks, session`},
 		{"ErrBadURL", []string{"BETTER_AUTH_URL=localhost:3000"}, "not an absolute URL"},
 	}
 	for _, c := range cases {
@@ -48,6 +50,8 @@ func TestVerifierSelection(t *testing.T) {
 			want string
 		}{
 			{[]string{"AUTH_VERIFIERS=session"}, "needs BETTER_AUTH_URL"},
+			{[]string{"AUTH_COOKIES=true"}, "AUTH_COOKIES needs BETTER_AUTH_URL"},
+			{[]string{"AUTH_VERIFIERS=cookie", "BETTER_AUTH_URL=http://127.0.0.1:1", "BETTER_AUTH_SECRET=short"}, "must be at least"},
 			{[]string{"BETTER_AUTH_URL=http://127.0.0.1:1", "JWT_ALGORITHMS=HS256"}, `algorithm "HS256" is not allowed`},
 		} {
 			err := run(context.Background(), nil, baseEnv(t, db, c.env...), io.Discard, io.Discard)

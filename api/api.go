@@ -23,9 +23,12 @@ import (
 // Config configures New.
 type Config struct {
 	Store    store.Store   // required
-	Verifier auth.Verifier // required
-	Logger   *slog.Logger  // default slog.Default()
-	Version  string        // shown by /healthz
+	Verifier auth.Verifier // required: checks bearer tokens
+	// Sources are credentials besides the Authorization header (cookies),
+	// tried after it, each with its own verifier.
+	Sources []auth.Source
+	Logger  *slog.Logger // default slog.Default()
+	Version string       // shown by /healthz
 	// BodyLimit is the largest request body accepted, in bytes; larger ones
 	// get 413 before they are read whole. Default 1 MiB.
 	BodyLimit int
@@ -177,11 +180,19 @@ func (a *app) readyz(c *fiber.Ctx) error {
 		checks["store"], ready = "unavailable", false
 		a.log.Warn("readyz: store", "err", err)
 	}
-	if r, ok := a.cfg.Verifier.(auth.Readier); ok {
-		checks["keys"] = "ok"
-		if err := r.Ready(ctx); err != nil {
-			checks["keys"], ready = "unavailable", false
-			a.log.Warn("readyz: keys", "err", err)
+	verifiers := []auth.Verifier{a.cfg.Verifier}
+	for _, src := range a.cfg.Sources {
+		verifiers = append(verifiers, src.Verifier)
+	}
+	for _, v := range verifiers {
+		if r, ok := v.(auth.Readier); ok {
+			if checks["keys"] == "" {
+				checks["keys"] = "ok"
+			}
+			if err := r.Ready(ctx); err != nil {
+				checks["keys"], ready = "unavailable", false
+				a.log.Warn("readyz: keys", "err", err)
+			}
 		}
 	}
 	if !ready {

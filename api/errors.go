@@ -67,6 +67,8 @@ func (a *app) errorHandler(c *fiber.Ctx, err error) error {
 	case errors.Is(err, auth.ErrInvalidToken):
 		c.Set(fiber.HeaderWWWAuthenticate, invalidTokenChallenge)
 		return a.authFailure(c, err, http.StatusUnauthorized, "Invalid token")
+	case errors.Is(err, auth.ErrCrossSite):
+		return a.authFailure(c, err, http.StatusForbidden, "Cross-site request refused")
 	case errors.Is(err, auth.ErrForbidden), errors.Is(err, store.ErrInvalidOwner):
 		return a.authFailure(c, err, http.StatusForbidden, "Not authorized to access these tasks")
 	case errors.Is(err, store.ErrNotFound):

@@ -41,6 +41,8 @@ func authReason(err error) string {
 		return "expired"
 	case errors.Is(err, auth.ErrForbidden), errors.Is(err, store.ErrInvalidOwner):
 		return "forbidden"
+	case errors.Is(err, auth.ErrCrossSite):
+		return "cross_site"
 	case errors.Is(err, auth.ErrUnavailable):
 		return "unavailable"
 	}

@@ -46,7 +46,8 @@ func guard(cfg Config) []fiber.Handler {
 	if cfg.RateLimit.PerIP > 0 {
 		chain = append(chain, limit(cfg.RateLimit.PerIP, cfg.RateLimit.Window, perIP))
 	}
-	chain = append(chain, auth.New(auth.Config{Verifier: cfg.Verifier, ValidUser: store.ValidUserID}), auth.RequireOwner("user_id"))
+	sources := append([]auth.Source{auth.FromHeader}, cfg.Sources...) // a bearer token wins
+	chain = append(chain, auth.New(auth.Config{Verifier: cfg.Verifier, Sources: sources, ValidUser: store.ValidUserID}), auth.RequireOwner("user_id"))
 	if cfg.RateLimit.PerUser > 0 {
 		chain = append(chain, limit(cfg.RateLimit.PerUser, cfg.RateLimit.Window, perUser))
 	}

@@ -52,6 +52,9 @@ var (
 	ErrTokenExpired = errors.New("auth: token has expired")
 	// ErrForbidden: the authenticated user is not the owner named in the URL.
 	ErrForbidden = errors.New("auth: not authorized to access these tasks")
+	// ErrCrossSite: a cookie-authenticated change from an origin that is not
+	// allowed (CSRF); a 403.
+	ErrCrossSite = errors.New("auth: cross-site request refused")
 	// ErrUnavailable: the verifier cannot reach what it needs to decide.
 	ErrUnavailable = errors.New("auth: verifier unavailable")
 )

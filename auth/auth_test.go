@@ -159,7 +159,7 @@ func TestMiddleware(t *testing.T) {
 // order; a source's error is the answer; with no source finding one, 401.
 func TestSources(t *testing.T) {
 	v := fakeVerifier(func(tok string) (auth.Principal, error) { return auth.Principal{UserID: tok, Verifier: "fake"}, nil })
-	fromCookie := func(c *fiber.Ctx) (string, bool, error) {
+	fromCookie := auth.Source{Name: "cookie", Find: func(c *fiber.Ctx) (string, bool, error) {
 		switch tok := c.Cookies("tok"); tok {
 		case "":
 			return "", false, nil
@@ -168,7 +168,7 @@ func TestSources(t *testing.T) {
 		default:
 			return tok, true, nil
 		}
-	}
+	}}
 	app := fiber.New(fiber.Config{ErrorHandler: func(c *fiber.Ctx, err error) error {
 		return c.Status(599).SendString(err.Error())
 	}})

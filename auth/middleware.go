@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"cmp"
 	"fmt"
 
 	"github.com/gofiber/fiber/v2"
@@ -10,26 +11,39 @@ import (
 type Config struct {
 	// Next skips the middleware when it returns true.
 	Next func(c *fiber.Ctx) bool
-	// Verifier checks the token. Required.
+	// Verifier checks the tokens of sources that have no verifier of their
+	// own (the Authorization header). Required.
 	Verifier Verifier
-	// Sources are where a request's token is looked for, in order; the
-	// first that finds one decides. Default: FromHeader alone.
+	// Sources are where a request's credential is looked for, in order; the
+	// first that finds one decides ("Bearer wins" is FromHeader first).
+	// Default: FromHeader alone.
 	Sources []Source
 	// ValidUser checks a verified user id before it can reach anything that
 	// stores by it (the store's rule: store.ValidUserID). Required.
 	ValidUser func(userID string) bool
 }
 
-// Source finds a request's token. found is false when the request carries
-// none there; err is an authentication error for one it carries badly.
-type Source func(c *fiber.Ctx) (token string, found bool, err error)
+// Source is one place a request can carry a credential, and who checks it.
+type Source struct {
+	// Name is for logs: "header", "cookie".
+	Name string
+	// Find returns the request's credential. found is false when the
+	// request carries none here; err is an authentication error for one it
+	// carries badly (or a request this source refuses outright).
+	Find func(c *fiber.Ctx) (token string, found bool, err error)
+	// Verifier checks what Find returns; nil means Config.Verifier.
+	Verifier Verifier
+	// MaxLen bounds the credential; longer ones are invalid unread.
+	// Default MaxTokenLen.
+	MaxLen int
+}
 
 // FromHeader reads `Authorization: Bearer <token>`. A request with no
 // Authorization header, or another scheme, has no token here.
-func FromHeader(c *fiber.Ctx) (string, bool, error) {
+var FromHeader = Source{Name: "header", Find: func(c *fiber.Ctx) (string, bool, error) {
 	token, ok := ParseBearer(c.Get(fiber.HeaderAuthorization))
 	return token, ok, nil
-}
+}}
 
 type principalKey struct{}
 
@@ -52,11 +66,14 @@ func New(config ...Config) fiber.Handler {
 		if cfg.Next != nil && cfg.Next(c) {
 			return c.Next()
 		}
-		var token string
-		found := false
-		for _, src := range cfg.Sources {
+		var (
+			token string
+			src   Source
+			found bool
+		)
+		for _, src = range cfg.Sources {
 			var err error
-			if token, found, err = src(c); err != nil {
+			if token, found, err = src.Find(c); err != nil {
 				return err
 			}
 			if found {
@@ -66,10 +83,10 @@ func New(config ...Config) fiber.Handler {
 		if !found {
 			return ErrUnauthenticated
 		}
-		if len(token) > MaxTokenLen {
-			return fmt.Errorf("%w: token longer than %d bytes", ErrInvalidToken, MaxTokenLen)
+		if limit := cmp.Or(src.MaxLen, MaxTokenLen); len(token) > limit {
+			return fmt.Errorf("%w: credential longer than %d bytes", ErrInvalidToken, limit)
 		}
-		p, err := cfg.Verifier.Verify(c.UserContext(), token)
+		p, err := cmp.Or(src.Verifier, cfg.Verifier).Verify(c.UserContext(), token)
 		if err != nil {
 			return err
 		}

@@ -64,6 +64,7 @@ type Config struct {
 type Verifier struct {
 	*jwtauth.Verifier
 	keys    keyfunc.Keyfunc
+	claims  jwtauth.Config // how tokens are checked, for ForAudience
 	fetches *fetchLog
 	wait    time.Duration
 	stop    context.CancelFunc
@@ -132,15 +133,26 @@ func New(cfg Config) (*Verifier, error) {
 		}
 	}
 	v := &Verifier{keys: keys, fetches: fetches, wait: cfg.RequestWait, stop: stop}
-	v.Verifier = jwtauth.New(jwtauth.Config{
+	v.claims = jwtauth.Config{
 		Name: Name, Methods: cfg.Algorithms, Leeway: cfg.Leeway,
 		Issuer: cfg.Issuer, Audience: cfg.Audience, UserClaim: cfg.UserClaim, MaxLifetime: cfg.MaxLifetime,
 		CacheSize: cfg.CacheSize,
 		Keyfunc:   v.keyfunc,
 		KeyError:  v.keyError,
 		KeyValid:  v.keyValid,
-	})
+	}
+	v.Verifier = jwtauth.New(v.claims)
 	return v, nil
+}
+
+// ForAudience is a verifier of another kind of token signed by the same keys
+// (the jwt plugin's session-cache JWT, audience "better-auth:session-cache"):
+// it shares this verifier's key set and checks aud, exp and sub, not iss.
+// The two kinds never pass for each other: each requires its own audience.
+func (v *Verifier) ForAudience(name, audience string) *jwtauth.Verifier {
+	c := v.claims
+	c.Name, c.Audience, c.Issuer, c.UserClaim = name, audience, "", "sub"
+	return jwtauth.New(c)
 }
 
 // keyfunc requires a kid (Better Auth always sends one) and bounds the time a

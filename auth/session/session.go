@@ -38,6 +38,10 @@ type Config struct {
 	// MaxEntries bounds the cache; the least recently used entry goes first.
 	// Default 10000.
 	MaxEntries int
+	// Credential is the header that carries a token to get-session. Default:
+	// `Authorization: Bearer <token>` (the bearer() plugin); the cookie
+	// verifier sends its session_token as a Cookie instead.
+	Credential func(token string) (header, value string)
 	// Client makes the calls. Default http.DefaultClient (Timeout applies).
 	Client *http.Client
 	// Now is the clock; tests replace it.
@@ -70,6 +74,9 @@ func New(cfg Config) (*Verifier, error) {
 	}
 	if cfg.Client == nil {
 		cfg.Client = http.DefaultClient
+	}
+	if cfg.Credential == nil {
+		cfg.Credential = func(token string) (string, string) { return "Authorization", "Bearer " + token }
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -122,7 +129,7 @@ func (v *Verifier) ask(ctx context.Context, token string) (answer, error) {
 	if err != nil {
 		return answer{}, fmt.Errorf("%w (%s): %v", auth.ErrUnavailable, Name, err)
 	}
-	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set(v.cfg.Credential(token))
 	req.Header.Set("Accept", "application/json")
 	resp, err := v.cfg.Client.Do(req)
 	if err != nil {

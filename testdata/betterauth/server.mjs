@@ -3,6 +3,12 @@
 //   MODE=eddsa|es256|es512|rs256|ps256  jwt() plugin, that key type (tokens at /api/auth/token)
 //   MODE=hs256                          jwt() plugin with a jwt.sign hook: HS256 with BETTER_AUTH_SECRET
 //   MODE=session                        bearer() plugin only: opaque session tokens
+//   MODE=cookies                        no plugin: the session cookies alone (cookie mode)
+//
+// COOKIE_CACHE=compact|jwt|jwe|plugin turns the session cookie cache on with that strategy
+// ("plugin": the jwt() plugin's sessionCookieCache, a session-cache JWT signed by its key);
+// COOKIE_MAX_AGE (seconds) is its Max-Age, COOKIE_PREFIX sets advanced.cookiePrefix and
+// SECURE_COOKIES=true advanced.useSecureCookies (the __Secure- names).
 //
 // Env: BETTER_AUTH_SECRET (required), DB_FILE (a fresh SQLite file), PORT (0: any),
 // ROTATION_INTERVAL and GRACE_PERIOD (seconds; key rotation for the asymmetric modes).
@@ -31,6 +37,9 @@ const keyPairs = {
 function plugins(baseURL) {
   const seconds = (name) => (process.env[name] ? Number(process.env[name]) : undefined);
   if (mode === "session") return [bearer()];
+  if (mode === "cookies") {
+    return process.env.COOKIE_CACHE === "plugin" ? [jwt({ sessionCookieCache: true })] : [];
+  }
   if (mode === "hs256") {
     // The configuration the README shows for HS256 with the shared secret.
     return [
@@ -59,6 +68,13 @@ function plugins(baseURL) {
   ];
 }
 
+function cookieCache() {
+  const strategy = process.env.COOKIE_CACHE;
+  if (!strategy) return undefined;
+  const maxAge = process.env.COOKIE_MAX_AGE ? Number(process.env.COOKIE_MAX_AGE) : undefined;
+  return { cookieCache: { enabled: true, strategy: strategy === "plugin" ? "jwt" : strategy, maxAge } };
+}
+
 let handler = (_req, res) => { res.statusCode = 503; res.end(); };
 const server = http.createServer((req, res) => handler(req, res));
 server.listen(Number(process.env.PORT ?? 0), "127.0.0.1", async () => {
@@ -70,6 +86,11 @@ server.listen(Number(process.env.PORT ?? 0), "127.0.0.1", async () => {
     emailAndPassword: { enabled: true, autoSignIn: true },
     rateLimit: { enabled: false },
     plugins: plugins(baseURL),
+    session: cookieCache(),
+    advanced: {
+      cookiePrefix: process.env.COOKIE_PREFIX || undefined,
+      useSecureCookies: process.env.SECURE_COOKIES === "true" || undefined,
+    },
   });
   const { runMigrations } = await getMigrations(auth.options);
   await runMigrations();
