@@ -8,8 +8,12 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 FUZZTIME ?= 10s
 HARNESS  := testdata/betterauth
+EXAMPLE  := examples/nextjs
+# The e2e ports; `next build` bakes E2E_TASKBOLT_PORT into the example's rewrites.
+E2E_TASKBOLT_PORT ?= 18080
+E2E_APP_PORT      ?= 13080
 
-.PHONY: help build run test race vet fmt bench load edge fuzz cover clean harness docs-assets
+.PHONY: help build run test unit race vet fmt bench load edge fuzz cover clean harness example-deps e2e api-client docs-assets
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -20,7 +24,9 @@ build: ## build a static binary into bin/taskbolt
 run: build ## build and run on :8000 (creates a development secret in .env on first run)
 	./$(BIN) serve --dev
 
-test: harness ## run every test (installs the Better Auth harness's npm packages on first use)
+test: unit e2e ## run every test: the Go tests, then the browser test of the Next.js example
+
+unit: harness ## run the Go tests (installs the Better Auth harness's npm packages on first use)
 	$(GO) test -count=1 ./...
 
 race: harness ## run every test under the race detector
@@ -28,10 +34,32 @@ race: harness ## run every test under the race detector
 
 harness: $(HARNESS)/node_modules/.package-lock.json
 
-# npm ci compiles better-sqlite3 (about two minutes), so it reruns only when the lockfile changes.
+# npm ci compiles better-sqlite3 (about two minutes), so it reruns only when the
+# lockfile changes, and testdata/npm-ci.sh keeps node_modules between clones.
 $(HARNESS)/node_modules/.package-lock.json: $(HARNESS)/package-lock.json
-	@if command -v node >/dev/null; then cd $(HARNESS) && npm ci --no-audit --no-fund; \
+	@if command -v node >/dev/null; then testdata/npm-ci.sh $(HARNESS); \
 	else echo "WARNING: node is not installed: the live Better Auth interop tests will be SKIPPED"; fi
+
+example-deps: $(EXAMPLE)/node_modules/.package-lock.json
+
+$(EXAMPLE)/node_modules/.package-lock.json: $(EXAMPLE)/package-lock.json
+	testdata/npm-ci.sh $(EXAMPLE)
+
+api-client: example-deps ## regenerate the example's typed client (examples/nextjs/lib/api-types.ts) from api/openapi.json
+	cd $(EXAMPLE) && npm run --silent gen:api
+
+# The browser test: the example's typed client must match api/openapi.json and
+# typecheck; then `next build` (a placeholder secret and an in-memory auth
+# database, since Next.js loads the auth module while collecting pages) and
+# e2e/run.mjs drives Debian's Chromium through token and cookie mode.
+e2e: build example-deps ## browser test of examples/nextjs in token and cookie mode (installs Debian's chromium if missing)
+	@command -v chromium >/dev/null || { echo "== installing chromium"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	cd $(EXAMPLE) && npm run --silent check:api && npx tsc --noEmit
+	cd $(EXAMPLE) && NEXT_TELEMETRY_DISABLED=1 TASKBOLT_URL=http://127.0.0.1:$(E2E_TASKBOLT_PORT) \
+		BETTER_AUTH_URL=http://localhost:$(E2E_APP_PORT) BETTER_AUTH_SECRET=placeholder-for-next-build-never-used-at-run-time \
+		AUTH_DB_FILE=:memory: npx next build
+	cd $(EXAMPLE) && TASKBOLT_BIN=../../$(BIN) TASKBOLT_PORT=$(E2E_TASKBOLT_PORT) APP_PORT=$(E2E_APP_PORT) \
+		CHROMIUM=$$(command -v chromium) node e2e/run.mjs
 
 vet: ## go vet and a gofmt check
 	$(GO) vet ./...
@@ -63,5 +91,5 @@ cover: ## test with coverage and print the total
 	$(GO) tool cover -func=coverage.out | tail -1
 
 clean: ## remove build output and test caches
-	rm -rf bin coverage.out $(HARNESS)/node_modules
+	rm -rf bin coverage.out $(HARNESS)/node_modules $(EXAMPLE)/node_modules $(EXAMPLE)/.next $(EXAMPLE)/e2e/artifacts
 	$(GO) clean -testcache
