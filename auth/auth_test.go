@@ -169,18 +169,27 @@ func TestSources(t *testing.T) {
 			return tok, true, nil
 		}
 	}}
-	app := fiber.New(fiber.Config{ErrorHandler: func(c *fiber.Ctx, err error) error {
+	// A source with a verifier of its own, and a longer limit.
+	fromQuirk := auth.Source{Name: "quirk", MaxLen: 20000,
+		Find: func(c *fiber.Ctx) (string, bool, error) { q := c.Get("X-Quirk"); return q, q != "", nil },
+		Verifier: fakeVerifier(func(tok string) (auth.Principal, error) {
+			return auth.Principal{UserID: fmt.Sprintf("quirk-%d", len(tok))}, nil
+		})}
+	app := fiber.New(fiber.Config{ReadBufferSize: 64 << 10, ErrorHandler: func(c *fiber.Ctx, err error) error {
 		return c.Status(599).SendString(err.Error())
 	}})
-	app.Get("/", auth.New(auth.Config{Verifier: v, ValidUser: store.ValidUserID, Sources: []auth.Source{auth.FromHeader, fromCookie}}),
+	app.Get("/", auth.New(auth.Config{Verifier: v, ValidUser: store.ValidUserID, Sources: []auth.Source{auth.FromHeader, fromCookie, fromQuirk}}),
 		func(c *fiber.Ctx) error { p, _ := auth.FromContext(c); return c.SendString(p.UserID) })
-	for _, c := range []struct{ authz, cookie, want string }{
-		{"Bearer alice", "bob", "alice"}, // the header wins
-		{"", "bob", "bob"},
-		{"Basic x", "bob", "bob"}, // not a bearer header: the next source
-		{"", "bad", "auth: invalid token: a broken cookie"},
-		{"", "", "auth: not authenticated"},
-		{"", "a/b", "auth: invalid token: the user claim is not a valid user id"},
+	for _, c := range []struct{ authz, cookie, quirk, want string }{
+		{"Bearer alice", "bob", "", "alice"}, // the header wins
+		{"", "bob", "", "bob"},
+		{"Basic x", "bob", "", "bob"}, // not a bearer header: the next source
+		{"", "bad", "", "auth: invalid token: a broken cookie"},
+		{"", "", "", "auth: not authenticated"},
+		{"", "a/b", "", "auth: invalid token: the user claim is not a valid user id"},
+		{"", "", strings.Repeat("q", 10000), "quirk-10000"}, // its own verifier, past MaxTokenLen
+		{"", "", strings.Repeat("q", 20001), "auth: invalid token: credential longer than 20000 bytes"},
+		{"Bearer " + strings.Repeat("t", auth.MaxTokenLen+1), "", "", "auth: invalid token: credential longer than 8192 bytes"},
 	} {
 		req := httptest.NewRequest("GET", "/", nil)
 		if c.authz != "" {
@@ -188,6 +197,9 @@ func TestSources(t *testing.T) {
 		}
 		if c.cookie != "" {
 			req.Header.Set("Cookie", "tok="+c.cookie)
+		}
+		if c.quirk != "" {
+			req.Header.Set("X-Quirk", c.quirk)
 		}
 		resp, err := app.Test(req, -1)
 		if err != nil {
