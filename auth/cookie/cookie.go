@@ -104,6 +104,9 @@ func (v *Verifier) Source() auth.Source {
 }
 
 func (v *Verifier) find(c *fiber.Ctx) (string, bool, error) {
+	if len(c.Request().Header.Peek(fiber.HeaderAuthorization)) > 0 {
+		return "", false, nil // Authorization wins, whatever its scheme: cookies are for requests without it
+	}
 	j := parseJar(string(c.Request().Header.Peek(fiber.HeaderCookie)), v.names)
 	if j.empty() {
 		return "", false, nil

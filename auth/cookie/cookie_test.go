@@ -319,20 +319,22 @@ func TestSource(t *testing.T) {
 	app.All("/", func(c *fiber.Ctx) error { p, _ := auth.FromContext(c); return c.SendString(p.UserID) })
 	cases := []struct {
 		method, cookie, origin, referer, want string
+		authorization                         string
 	}{
-		{"GET", data, "", "", "alice"},
-		{"GET", data, "https://evil.example", "", "alice"}, // reads are not CSRF (CORS keeps the answer from evil)
-		{"GET", "", "", "", "none"},
-		{"POST", data, "http://localhost:3000", "", "alice"},
-		{"DELETE", data, "http://example.com", "", "alice"}, // the request's own origin
-		{"PATCH", data, "", "http://localhost:3000/tasks?x=1", "alice"},
-		{"PUT", data, "", "", "cross-site"},
-		{"POST", data, "https://evil.example", "", "cross-site"},
-		{"POST", data, "null", "http://localhost:3000/", "cross-site"},
-		{"POST", data, "", "https://evil.example/http://localhost:3000", "cross-site"},
-		{"POST", data, "http://localhost:3000.evil.example", "", "cross-site"},
-		{"POST", "", "https://evil.example", "", "none"},
-		{"POST", "better-auth.session_data=forged", "http://localhost:3000", "", "invalid"},
+		{"GET", data, "", "", "none", "Basic YTpi"}, // any Authorization header: cookies are not consulted
+		{"GET", data, "", "", "alice", ""},
+		{"GET", data, "https://evil.example", "", "alice", ""}, // reads are not CSRF (CORS keeps the answer from evil)
+		{"GET", "", "", "", "none", ""},
+		{"POST", data, "http://localhost:3000", "", "alice", ""},
+		{"DELETE", data, "http://example.com", "", "alice", ""}, // the request's own origin
+		{"PATCH", data, "", "http://localhost:3000/tasks?x=1", "alice", ""},
+		{"PUT", data, "", "", "cross-site", ""},
+		{"POST", data, "https://evil.example", "", "cross-site", ""},
+		{"POST", data, "null", "http://localhost:3000/", "cross-site", ""},
+		{"POST", data, "", "https://evil.example/http://localhost:3000", "cross-site", ""},
+		{"POST", data, "http://localhost:3000.evil.example", "", "cross-site", ""},
+		{"POST", "", "https://evil.example", "", "none", ""},
+		{"POST", "better-auth.session_data=forged", "http://localhost:3000", "", "invalid", ""},
 	}
 	for _, c := range cases {
 		req := httptest.NewRequest(c.method, "http://example.com/", nil)
@@ -344,6 +346,9 @@ func TestSource(t *testing.T) {
 		}
 		if c.referer != "" {
 			req.Header.Set("Referer", c.referer)
+		}
+		if c.authorization != "" {
+			req.Header.Set("Authorization", c.authorization)
 		}
 		resp, err := app.Test(req, -1)
 		if err != nil {
