@@ -57,6 +57,10 @@ export function Tasks({ userId, me, mode, taskboltURL }: Props) {
   useEffect(() => {
     refresh();
   }, [refresh]);
+  // A change reloads with the filters of the moment it finishes, not of the
+  // render that started it.
+  const current = useRef(refresh);
+  current.current = refresh;
 
   // run makes one change, shows a refusal, and reloads the list.
   async function run(change: Promise<{ error?: unknown; response: Response }>) {
@@ -65,7 +69,7 @@ export function Tasks({ userId, me, mode, taskboltURL }: Props) {
       setError(message(response.status, error));
       return false;
     }
-    await refresh();
+    await current.current();
     return true;
   }
 
