@@ -23,37 +23,40 @@ import (
 
 // config is every setting, parsed once from the environment.
 type config struct {
-	Secret               string        `env:"BETTER_AUTH_SECRET"`
-	Host                 string        `env:"HOST" envDefault:"0.0.0.0"`
-	Port                 int           `env:"PORT" envDefault:"8000"`
-	DatabaseURL          string        `env:"DATABASE_URL" envDefault:"./taskbolt.db"`
-	CORSOrigins          []string      `env:"CORS_ORIGINS" envDefault:"http://localhost:3000" envSeparator:","`
-	JWTLeeway            time.Duration `env:"JWT_LEEWAY" envDefault:"30s"`
-	JWTIssuer            string        `env:"JWT_ISSUER"`
-	JWTAudience          string        `env:"JWT_AUDIENCE"`
-	BodyLimit            int           `env:"BODY_LIMIT" envDefault:"1048576"`
-	LogLevel             string        `env:"LOG_LEVEL" envDefault:"info"`
-	LogFormat            string        `env:"LOG_FORMAT" envDefault:"text"`
-	ShutdownTimeout      time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"10s"`
-	AdminToken           string        `env:"ADMIN_TOKEN"`
-	Metrics              bool          `env:"METRICS"`
-	MetricsAddr          string        `env:"METRICS_ADDR"`
-	BetterAuthURL        string        `env:"BETTER_AUTH_URL"`
-	JWKSURL              string        `env:"BETTER_AUTH_JWKS_URL"`
-	SessionIntrospection bool          `env:"AUTH_SESSION_INTROSPECTION"`
-	Verifiers            []string      `env:"AUTH_VERIFIERS" envSeparator:","`
-	AuthCookies          bool          `env:"AUTH_COOKIES"`
-	CookiePrefix         string        `env:"BETTER_AUTH_COOKIE_PREFIX" envDefault:"better-auth"`
-	JWTAlgorithms        []string      `env:"JWT_ALGORITHMS" envDefault:"EdDSA,ES256,ES512,RS256,PS256" envSeparator:","`
-	JWTUserClaim         string        `env:"JWT_USER_CLAIM" envDefault:"sub"`
-	JWTMaxLifetime       time.Duration `env:"JWT_MAX_LIFETIME" envDefault:"24h"`
-	JWTCacheSize         int           `env:"JWT_CACHE_SIZE" envDefault:"10000"`
-	JWKSRefreshInterval  time.Duration `env:"JWKS_REFRESH_INTERVAL" envDefault:"5m"`
-	SessionCacheTTL      time.Duration `env:"AUTH_SESSION_CACHE_TTL" envDefault:"30s"`
-	SessionTimeout       time.Duration `env:"AUTH_SESSION_TIMEOUT" envDefault:"2s"`
-	RateLimitPerIP       int           `env:"RATE_LIMIT_PER_IP" envDefault:"0"`
-	RateLimitPerUser     int           `env:"RATE_LIMIT_PER_USER" envDefault:"0"`
-	RateLimitWindow      time.Duration `env:"RATE_LIMIT_WINDOW" envDefault:"1m"`
+	Secret                   string        `env:"BETTER_AUTH_SECRET"`
+	Host                     string        `env:"HOST" envDefault:"0.0.0.0"`
+	Port                     int           `env:"PORT" envDefault:"8000"`
+	DatabaseURL              string        `env:"DATABASE_URL" envDefault:"./taskbolt.db"`
+	DatabasePoolSize         int           `env:"DATABASE_POOL_SIZE" envDefault:"16"`
+	DatabaseConnectTimeout   time.Duration `env:"DATABASE_CONNECT_TIMEOUT" envDefault:"5s"`
+	DatabaseStatementTimeout time.Duration `env:"DATABASE_STATEMENT_TIMEOUT" envDefault:"5s"`
+	CORSOrigins              []string      `env:"CORS_ORIGINS" envDefault:"http://localhost:3000" envSeparator:","`
+	JWTLeeway                time.Duration `env:"JWT_LEEWAY" envDefault:"30s"`
+	JWTIssuer                string        `env:"JWT_ISSUER"`
+	JWTAudience              string        `env:"JWT_AUDIENCE"`
+	BodyLimit                int           `env:"BODY_LIMIT" envDefault:"1048576"`
+	LogLevel                 string        `env:"LOG_LEVEL" envDefault:"info"`
+	LogFormat                string        `env:"LOG_FORMAT" envDefault:"text"`
+	ShutdownTimeout          time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"10s"`
+	AdminToken               string        `env:"ADMIN_TOKEN"`
+	Metrics                  bool          `env:"METRICS"`
+	MetricsAddr              string        `env:"METRICS_ADDR"`
+	BetterAuthURL            string        `env:"BETTER_AUTH_URL"`
+	JWKSURL                  string        `env:"BETTER_AUTH_JWKS_URL"`
+	SessionIntrospection     bool          `env:"AUTH_SESSION_INTROSPECTION"`
+	Verifiers                []string      `env:"AUTH_VERIFIERS" envSeparator:","`
+	AuthCookies              bool          `env:"AUTH_COOKIES"`
+	CookiePrefix             string        `env:"BETTER_AUTH_COOKIE_PREFIX" envDefault:"better-auth"`
+	JWTAlgorithms            []string      `env:"JWT_ALGORITHMS" envDefault:"EdDSA,ES256,ES512,RS256,PS256" envSeparator:","`
+	JWTUserClaim             string        `env:"JWT_USER_CLAIM" envDefault:"sub"`
+	JWTMaxLifetime           time.Duration `env:"JWT_MAX_LIFETIME" envDefault:"24h"`
+	JWTCacheSize             int           `env:"JWT_CACHE_SIZE" envDefault:"10000"`
+	JWKSRefreshInterval      time.Duration `env:"JWKS_REFRESH_INTERVAL" envDefault:"5m"`
+	SessionCacheTTL          time.Duration `env:"AUTH_SESSION_CACHE_TTL" envDefault:"30s"`
+	SessionTimeout           time.Duration `env:"AUTH_SESSION_TIMEOUT" envDefault:"2s"`
+	RateLimitPerIP           int           `env:"RATE_LIMIT_PER_IP" envDefault:"0"`
+	RateLimitPerUser         int           `env:"RATE_LIMIT_PER_USER" envDefault:"0"`
+	RateLimitWindow          time.Duration `env:"RATE_LIMIT_WINDOW" envDefault:"1m"`
 }
 
 // envFile is read for settings the environment does not set. TASKBOLT_ENV_FILE
@@ -144,6 +147,9 @@ func (c config) validate() error {
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("LOG_FORMAT %q: want text or json", c.LogFormat))
+	}
+	if c.DatabasePoolSize < 1 || c.DatabaseConnectTimeout <= 0 || c.DatabaseStatementTimeout < 0 {
+		errs = append(errs, errors.New("DATABASE_POOL_SIZE must be at least 1, DATABASE_CONNECT_TIMEOUT positive, DATABASE_STATEMENT_TIMEOUT 0 (none) or more"))
 	}
 	if _, err := parseDatabaseURL(c.DatabaseURL); err != nil {
 		errs = append(errs, err)

@@ -70,6 +70,9 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 	if sz, ok := st.(store.Sizer); ok && m != nil {
 		m.WatchStoreSize(sz.Size)
 	}
+	if p, ok := st.(store.Pooler); ok && m != nil {
+		m.WatchPool(p.PoolStats)
+	}
 	if *seed != "" {
 		n, err := importFile(ctx, st, *seed, nil)
 		if err != nil {

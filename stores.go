@@ -13,6 +13,7 @@ import (
 
 	"taskbolt/store"
 	"taskbolt/store/bolt"
+	"taskbolt/store/postgres"
 )
 
 // storeDriver is what package main knows of one kind of store. Only open is
@@ -35,6 +36,9 @@ type openOptions struct {
 	// the store with other readers and never create or migrate it.
 	ReadOnly bool
 	Logger   *slog.Logger // for a migration's report; nil: none
+	// Pool settings of a database server (DATABASE_POOL_SIZE, …).
+	PoolSize                         int
+	ConnectTimeout, StatementTimeout time.Duration
 }
 
 // stores are the store implementations, by DATABASE_URL scheme. Adding a
@@ -53,6 +57,17 @@ var stores = map[string]storeDriver{
 		restore: func(u *url.URL, backup string, force bool) error {
 			return bolt.Restore(backup, boltPath(u), force)
 		},
+	},
+	"postgres":   postgresDriver,
+	"postgresql": postgresDriver,
+}
+
+// postgresDriver opens PostgreSQL (many replicas over one database). It has
+// no file backup: back it up with pg_dump, or move it with export/import.
+var postgresDriver = storeDriver{
+	open: func(ctx context.Context, u *url.URL, o openOptions) (store.Store, error) {
+		return postgres.Open(ctx, u.String(), postgres.Options{ReadOnly: o.ReadOnly, Logger: o.Logger,
+			PoolSize: o.PoolSize, ConnectTimeout: o.ConnectTimeout, StatementTimeout: o.StatementTimeout})
 	},
 }
 
@@ -106,5 +121,6 @@ func (c config) describeDatabase() string {
 // openStore opens the store DATABASE_URL names.
 func openStore(ctx context.Context, cfg config, o openOptions) (store.Store, error) {
 	u, d := cfg.database()
+	o.PoolSize, o.ConnectTimeout, o.StatementTimeout = cfg.DatabasePoolSize, cfg.DatabaseConnectTimeout, cfg.DatabaseStatementTimeout
 	return d.open(ctx, u, o)
 }

@@ -95,7 +95,7 @@ func TestMissingCapabilityIs501(t *testing.T) {
 }
 
 // fill gives alice enough tasks to make a database of about mb megabytes.
-func fill(t *testing.T, s *bolt.Store, mb int) {
+func fill(t *testing.T, s store.Loader, mb int) {
 	t.Helper()
 	desc := strings.Repeat("d", 900)
 	tasks := make([]store.Task, mb*1000)
@@ -193,7 +193,7 @@ func TestStreamCutsAStalledClient(t *testing.T) {
 // streamBackup serves 16 MB of database with the given read and write
 // timeouts and starts a backup through a small receive window.
 func streamBackup(t *testing.T, timeout time.Duration) (*testEnv, *http.Response) {
-	e := newEnv(t, api.Config{AdminToken: adminTok, ReadTimeout: timeout, WriteTimeout: timeout})
+	e := newBoltEnv(t, api.Config{AdminToken: adminTok, ReadTimeout: timeout, WriteTimeout: timeout}) // a file backup is bolt's
 	fill(t, e.store, 8)
 	return e, getBackup(t, slowClient(), e.listen())
 }

@@ -2,12 +2,14 @@ package api_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -20,6 +22,8 @@ import (
 	"taskbolt/auth/hs256"
 	"taskbolt/store"
 	"taskbolt/store/bolt"
+	"taskbolt/store/postgres"
+	"taskbolt/store/postgres/pgtest"
 )
 
 var secret = []byte("api-test-secret-of-at-least-32-bytes!!")
@@ -42,12 +46,46 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-// testEnv is the real app over a real bolt file in t.TempDir().
+// testEnv is the real app over a real bolt file in t.TempDir(), or, with
+// TASKBOLT_TEST_STORE=postgres, over a fresh schema of the PostgreSQL at
+// TASKBOLT_TEST_POSTGRES_URL: the same HTTP tests prove both stores.
 type testEnv struct {
 	t     *testing.T
 	app   *fiber.App
-	store *bolt.Store
+	store testStore
 	logs  *syncBuffer
+}
+
+type testStore interface {
+	store.Store
+	store.Checker
+	store.Loader
+}
+
+// openTestStore opens the store the tests run on: kind, else
+// TASKBOLT_TEST_STORE, else bolt.
+func openTestStore(t *testing.T, kind string, opt bolt.Options) testStore {
+	t.Helper()
+	var (
+		s   testStore
+		err error
+	)
+	if kind == "" {
+		kind = os.Getenv("TASKBOLT_TEST_STORE")
+	}
+	switch kind {
+	case "postgres":
+		s, err = postgres.Open(context.Background(), pgtest.Schema(t), postgres.Options{Logger: slog.New(slog.DiscardHandler)})
+	case "", "bolt":
+		s, err = bolt.Open(filepath.Join(t.TempDir(), "tasks.db"), opt)
+	default:
+		t.Fatalf("TASKBOLT_TEST_STORE=%q: want bolt or postgres", kind)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }
 
 // newEnv builds the app; wrap, when given, may replace the store the app sees.
@@ -56,14 +94,23 @@ func newEnv(t *testing.T, cfg api.Config, wrap ...func(store.Store) store.Store)
 	return newEnvOpts(t, cfg, bolt.Options{}, wrap...)
 }
 
-// newEnvOpts is newEnv over a bolt store opened with opt.
+// newBoltEnv is newEnv over bolt, whatever TASKBOLT_TEST_STORE says, for
+// what only bolt has (a file backup).
+func newBoltEnv(t *testing.T, cfg api.Config) *testEnv {
+	t.Helper()
+	return newEnvOn(t, cfg, "bolt", bolt.Options{})
+}
+
+// newEnvOpts is newEnv with a bolt store opened with opt (a PostgreSQL
+// store ignores it).
 func newEnvOpts(t *testing.T, cfg api.Config, opt bolt.Options, wrap ...func(store.Store) store.Store) *testEnv {
 	t.Helper()
-	s, err := bolt.Open(filepath.Join(t.TempDir(), "tasks.db"), opt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	return newEnvOn(t, cfg, "", opt, wrap...)
+}
+
+func newEnvOn(t *testing.T, cfg api.Config, kind string, opt bolt.Options, wrap ...func(store.Store) store.Store) *testEnv {
+	t.Helper()
+	s := openTestStore(t, kind, opt)
 	v, err := hs256.New(hs256.Config{Secret: secret})
 	if err != nil {
 		t.Fatal(err)

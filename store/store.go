@@ -194,3 +194,16 @@ type Sizer interface {
 type Checker interface {
 	Check(ctx context.Context) error
 }
+
+// PoolStats is a snapshot of a database server's connection pool.
+type PoolStats struct {
+	Max, Total, Idle, InUse int     // connections: the limit, open, idle, in use
+	Acquires, EmptyAcquires int64   // requests for a connection, and those that had to wait
+	AcquireWait             float64 // seconds waited for connections, in all
+}
+
+// Pooler is an optional capability of a store on a database server: its
+// connection pool, for metrics.
+type Pooler interface {
+	PoolStats() PoolStats
+}

@@ -14,6 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"taskbolt/store"
 )
 
 // Metrics implements api.Observer.
@@ -68,6 +70,40 @@ func (m *Metrics) WatchStoreSize(size func(context.Context) (int64, error)) {
 		}
 		return float64(n)
 	}))
+}
+
+// WatchPool reports a database connection pool at each scrape:
+// taskbolt_db_pool_connections{state=max|open|idle|in_use},
+// taskbolt_db_pool_acquires_total, taskbolt_db_pool_waits_total (acquires
+// that found no idle connection) and taskbolt_db_pool_wait_seconds_total.
+func (m *Metrics) WatchPool(stats func() store.PoolStats) {
+	m.reg.MustRegister(poolCollector(stats))
+}
+
+type poolCollector func() store.PoolStats
+
+var (
+	poolConns    = prometheus.NewDesc("taskbolt_db_pool_connections", "Database pool connections by state (max, open, idle, in_use).", []string{"state"}, nil)
+	poolAcquires = prometheus.NewDesc("taskbolt_db_pool_acquires_total", "Connections taken from the database pool.", nil, nil)
+	poolWaits    = prometheus.NewDesc("taskbolt_db_pool_waits_total", "Takes from the database pool that had to wait for a connection.", nil, nil)
+	poolWaitTime = prometheus.NewDesc("taskbolt_db_pool_wait_seconds_total", "Time spent taking connections from the database pool.", nil, nil)
+)
+
+func (c poolCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- poolConns
+	ch <- poolAcquires
+	ch <- poolWaits
+	ch <- poolWaitTime
+}
+
+func (c poolCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c()
+	for state, n := range map[string]int{"max": s.Max, "open": s.Total, "idle": s.Idle, "in_use": s.InUse} {
+		ch <- prometheus.MustNewConstMetric(poolConns, prometheus.GaugeValue, float64(n), state)
+	}
+	ch <- prometheus.MustNewConstMetric(poolAcquires, prometheus.CounterValue, float64(s.Acquires))
+	ch <- prometheus.MustNewConstMetric(poolWaits, prometheus.CounterValue, float64(s.EmptyAcquires))
+	ch <- prometheus.MustNewConstMetric(poolWaitTime, prometheus.CounterValue, s.AcquireWait)
 }
 
 // Handler serves the metrics in the Prometheus text format.

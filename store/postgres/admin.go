@@ -1,0 +1,214 @@
+package postgres
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"taskbolt/store"
+)
+
+// Dump implements store.Dumper: every owner in order, with its counter and
+// its tasks in id order, read in one repeatable-read snapshot.
+func (s *Store) Dump(ctx context.Context, fn func(owner string, lastID uint64, tasks []store.Task) error) error {
+	if err := s.open(ctx); err != nil {
+		return err
+	}
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		type user struct {
+			owner string
+			last  int64
+		}
+		rows, err := tx.Query(ctx, `SELECT owner, last_id FROM taskbolt_users ORDER BY owner`)
+		if err != nil {
+			return err
+		}
+		users, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (user, error) {
+			var u user
+			return u, r.Scan(&u.owner, &u.last)
+		})
+		if err != nil {
+			return err
+		}
+		for _, u := range users {
+			rows, err := tx.Query(ctx, `SELECT `+columns+` FROM taskbolt_tasks WHERE owner = $1 ORDER BY id`, u.owner)
+			if err != nil {
+				return err
+			}
+			tasks, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Task, error) { return scanTask(r) })
+			if err != nil {
+				return err
+			}
+			if err := fn(u.owner, uint64(u.last), tasks); err != nil {
+				return &callerError{err}
+			}
+		}
+		return nil
+	})
+	var ce *callerError
+	if errors.As(err, &ce) {
+		return ce.err
+	}
+	return classify(ctx, err)
+}
+
+// callerError carries fn's own error through the transaction untouched.
+type callerError struct{ err error }
+
+func (e *callerError) Error() string { return e.err.Error() }
+
+// Load implements store.Loader, in one transaction: a task with an id
+// replaces the task of that id, one without gets the next id, and the
+// owner's counter ends at or above lastID and every id loaded.
+func (s *Store) Load(ctx context.Context, owner string, lastID uint64, tasks []store.Task) ([]store.Task, error) {
+	if err := s.check(ctx, owner); err != nil {
+		return nil, err
+	}
+	out := make([]store.Task, len(tasks))
+	last := map[uint64]int{} // a task listed twice: the last one counts
+	top := lastID
+	for i, t := range tasks {
+		if t.ID != 0 {
+			last[t.ID] = i
+			top = max(top, t.ID)
+		}
+	}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var counter int64
+		err := tx.QueryRow(ctx, `INSERT INTO taskbolt_users AS u (owner, last_id) VALUES ($1, $2)
+			ON CONFLICT (owner) DO UPDATE SET last_id = greatest(u.last_id, $2) RETURNING last_id`, owner, int64(top)).Scan(&counter)
+		if err != nil {
+			return err
+		}
+		now := s.clock()
+		for i, t := range tasks {
+			if t.ID != 0 && last[t.ID] != i {
+				continue
+			}
+			t.UserID, t.NextOccurrence = owner, 0
+			if t.CreatedAt.IsZero() {
+				t.CreatedAt = now
+			}
+			if t.UpdatedAt.Before(t.CreatedAt) {
+				t.UpdatedAt = t.CreatedAt
+			}
+			t.CreatedAt, t.UpdatedAt = micro(t.CreatedAt), micro(t.UpdatedAt)
+			if t.Tags == nil {
+				t.Tags = []string{}
+			}
+			if t.ID == 0 {
+				if err := create(ctx, tx, &t); err != nil {
+					return err
+				}
+			} else {
+				_, err := tx.Exec(ctx, `INSERT INTO taskbolt_tasks (id, owner, title, description, completed, priority, tags, tags_fold,
+					search, search_desc, due_date, recurrence, remind_at, spawned, created_at, updated_at)
+					VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+					ON CONFLICT (owner, id) DO UPDATE SET title = excluded.title, description = excluded.description,
+					completed = excluded.completed, priority = excluded.priority, tags = excluded.tags, tags_fold = excluded.tags_fold,
+					search = excluded.search, search_desc = excluded.search_desc, due_date = excluded.due_date,
+					recurrence = excluded.recurrence, remind_at = excluded.remind_at, spawned = excluded.spawned,
+					created_at = excluded.created_at, updated_at = excluded.updated_at`, append([]any{int64(t.ID)}, values(&t)...)...)
+				if err != nil {
+					return err
+				}
+			}
+			out[i] = t
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, classify(ctx, err)
+	}
+	// Duplicates of an id answer as the one that was kept.
+	for i, t := range tasks {
+		if t.ID != 0 && last[t.ID] != i {
+			out[i] = out[last[t.ID]]
+		}
+	}
+	return out, nil
+}
+
+func micro(t time.Time) time.Time { return time.UnixMicro(t.UnixMicro()).UTC() }
+
+// Reset implements store.Resetter: every task and counter goes.
+func (s *Store) Reset(ctx context.Context) error {
+	if err := s.open(ctx); err != nil {
+		return err
+	}
+	_, err := s.pool.Exec(ctx, `TRUNCATE taskbolt_tasks, taskbolt_users`)
+	return classify(ctx, err)
+}
+
+// Size implements store.Sizer: the bytes of taskbolt's tables and indexes.
+func (s *Store) Size(ctx context.Context) (int64, error) {
+	if err := s.open(ctx); err != nil {
+		return 0, err
+	}
+	var n int64
+	err := s.pool.QueryRow(ctx, `SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint FROM pg_class c
+		WHERE c.relname IN ('taskbolt_tasks', 'taskbolt_users') AND pg_table_is_visible(c.oid)`).Scan(&n)
+	return n, classify(ctx, err)
+}
+
+// Check implements store.Checker: every owner's counter is at or above its
+// ids, and the derived columns (folded tags and text) agree with the task.
+func (s *Store) Check(ctx context.Context) error {
+	if err := s.open(ctx); err != nil {
+		return err
+	}
+	var problems []string
+	rows, err := s.pool.Query(ctx, `SELECT t.owner, max(t.id), coalesce(max(u.last_id), -1) FROM taskbolt_tasks t
+		LEFT JOIN taskbolt_users u USING (owner) GROUP BY t.owner HAVING max(t.id) > coalesce(max(u.last_id), -1)`)
+	if err != nil {
+		return classify(ctx, err)
+	}
+	for rows.Next() {
+		var owner string
+		var top, counter int64
+		if err := rows.Scan(&owner, &top, &counter); err != nil {
+			rows.Close()
+			return err
+		}
+		problems = append(problems, fmt.Sprintf("user %q: task %d is above its counter %d", owner, top, counter))
+	}
+	if err := rows.Err(); err != nil {
+		return classify(ctx, err)
+	}
+	rows, err = s.pool.Query(ctx, `SELECT owner, id, title, description, tags, tags_fold, search, search_desc FROM taskbolt_tasks`)
+	if err != nil {
+		return classify(ctx, err)
+	}
+	for rows.Next() {
+		var t store.Task
+		var title, desc, search, searchDesc []byte
+		var folded []string
+		if err := rows.Scan(&t.UserID, &t.ID, &title, &desc, &t.Tags, &folded, &search, &searchDesc); err != nil {
+			rows.Close()
+			return err
+		}
+		t.Title = string(title)
+		if desc != nil {
+			d := string(desc)
+			t.Description = &d
+		}
+		want := values(&t) // owner, title, description, completed, priority, tags, tags_fold, search, search_desc, ...
+		if !slices.Equal(folded, want[6].([]string)) || !bytes.Equal(search, want[7].([]byte)) ||
+			(searchDesc == nil) != (want[8].([]byte) == nil) || !bytes.Equal(searchDesc, want[8].([]byte)) {
+			problems = append(problems, fmt.Sprintf("user %q task %d: folded tags or text disagree with the task", t.UserID, t.ID))
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return classify(ctx, err)
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "; "))
+	}
+	return nil
+}

@@ -1,0 +1,41 @@
+-- taskbolt schema 1: one row per task, keyed by (owner, id); ids per owner
+-- from a counter row that is never lowered, so a deleted id is never reused.
+CREATE TABLE taskbolt_users (
+    owner   text COLLATE "C" PRIMARY KEY,
+    last_id bigint NOT NULL DEFAULT 0 CHECK (last_id >= 0)
+);
+
+CREATE TABLE taskbolt_tasks (
+    owner       text COLLATE "C" NOT NULL,
+    id          bigint NOT NULL CHECK (id > 0),
+    -- Title and description are UTF-8 bytes, not text: a title may hold NUL,
+    -- which text cannot, and bytes sort by code point, as bbolt does.
+    title       bytea NOT NULL,
+    description bytea,
+    completed   boolean NOT NULL DEFAULT false,
+    priority    smallint NOT NULL DEFAULT 0,    -- 0 none, 1 low, 2 medium, 3 high
+    tags        text[] NOT NULL DEFAULT '{}',   -- as written
+    tags_fold   text[] NOT NULL DEFAULT '{}',   -- store.FoldTag of each: what a tag filter matches
+    search      bytea NOT NULL DEFAULT '',      -- store.FoldText of the title, what q searches
+    search_desc bytea,                          -- and of the description
+    due_date    timestamptz,
+    recurrence  text NOT NULL DEFAULT '',
+    remind_at   timestamptz,
+    spawned     boolean NOT NULL DEFAULT false,
+    created_at  timestamptz NOT NULL,
+    updated_at  timestamptz NOT NULL,
+    PRIMARY KEY (owner, id)
+);
+
+-- One index per sort key, led by the owner and the status, so a page of any
+-- sort, with or without a status filter, is read in order and stops at the
+-- page's end however many tasks the user has.
+CREATE INDEX taskbolt_tasks_created  ON taskbolt_tasks (owner, created_at, id);
+CREATE INDEX taskbolt_tasks_updated  ON taskbolt_tasks (owner, updated_at, id);
+CREATE INDEX taskbolt_tasks_title    ON taskbolt_tasks (owner, title, id);
+CREATE INDEX taskbolt_tasks_due      ON taskbolt_tasks (owner, due_date, id);
+CREATE INDEX taskbolt_tasks_priority ON taskbolt_tasks (owner, priority, id);
+CREATE INDEX taskbolt_tasks_status   ON taskbolt_tasks (owner, completed, created_at, id);
+CREATE INDEX taskbolt_tasks_tags     ON taskbolt_tasks USING gin (tags_fold);
+-- due_date sorts undated tasks last in both directions: one index each way.
+CREATE INDEX taskbolt_tasks_due_desc ON taskbolt_tasks (owner, due_date DESC NULLS LAST, id DESC);

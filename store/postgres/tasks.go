@@ -1,0 +1,298 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"taskbolt/store"
+)
+
+// columns are a task's columns in the order scanTask reads them.
+const columns = `id, owner, title, description, completed, priority, tags, due_date, recurrence, remind_at, spawned, created_at, updated_at`
+
+// row is what scanTask reads from.
+type row interface{ Scan(dest ...any) error }
+
+func scanTask(r row) (store.Task, error) {
+	var (
+		t           store.Task
+		title, desc []byte
+		priority    int16
+		recur       string
+	)
+	err := r.Scan(&t.ID, &t.UserID, &title, &desc, &t.Completed, &priority, &t.Tags, &t.DueDate, &recur,
+		&t.RemindAt, &t.Spawned, &t.CreatedAt, &t.UpdatedAt)
+	if err != nil {
+		return t, err
+	}
+	t.Title = string(title)
+	if desc != nil {
+		d := string(desc)
+		t.Description = &d
+	}
+	t.Priority, t.Recurrence = store.Priority(priority), store.Recurrence(recur)
+	t.CreatedAt, t.UpdatedAt = t.CreatedAt.UTC(), t.UpdatedAt.UTC()
+	t.DueDate, t.RemindAt = utc(t.DueDate), utc(t.RemindAt)
+	if t.Tags == nil {
+		t.Tags = []string{}
+	}
+	return t, nil
+}
+
+func utc(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+// values are a task's stored columns, from owner on, for insertTask.
+func values(t *store.Task) []any {
+	folded := make([]string, len(t.Tags))
+	for i, tag := range t.Tags {
+		folded[i] = store.FoldTag(tag)
+	}
+	var desc, searchDesc []byte // nil: NULL
+	if t.Description != nil {
+		desc, searchDesc = []byte(*t.Description), []byte(store.FoldText(*t.Description))
+	}
+	tags := t.Tags
+	if tags == nil {
+		tags = []string{}
+	}
+	return []any{t.UserID, []byte(t.Title), desc, t.Completed, int16(t.Priority), tags, folded,
+		[]byte(store.FoldText(t.Title)), searchDesc, t.DueDate, string(t.Recurrence), t.RemindAt, t.Spawned, t.CreatedAt, t.UpdatedAt}
+}
+
+// nextID takes the owner's next id: the counter row is created on first use
+// and locked until the transaction ends, so concurrent creates of one owner
+// queue on it and the ids have no gaps (a rolled-back create gives its id
+// back). Owners never wait for each other.
+const nextID = `INSERT INTO taskbolt_users AS u (owner, last_id) VALUES ($1, 1)
+	ON CONFLICT (owner) DO UPDATE SET last_id = u.last_id + 1 RETURNING last_id`
+
+// insertTask stores a new task under the owner's next id, in one statement.
+const insertTask = `WITH next AS (` + nextID + `)
+	INSERT INTO taskbolt_tasks (id, owner, title, description, completed, priority, tags, tags_fold, search, search_desc,
+		due_date, recurrence, remind_at, spawned, created_at, updated_at)
+	SELECT next.last_id, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15 FROM next
+	RETURNING id`
+
+// querier is a pool or a transaction.
+type querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+func create(ctx context.Context, q querier, t *store.Task) error {
+	return q.QueryRow(ctx, insertTask, values(t)...).Scan(&t.ID)
+}
+
+// Create implements store.Store.
+func (s *Store) Create(ctx context.Context, owner string, in store.NewTask) (store.Task, error) {
+	if err := s.check(ctx, owner); err != nil {
+		return store.Task{}, err
+	}
+	t := in.New(owner, 0, s.clock())
+	if err := create(ctx, s.pool, &t); err != nil {
+		return store.Task{}, classify(ctx, err)
+	}
+	return t, nil
+}
+
+// Get implements store.Store.
+func (s *Store) Get(ctx context.Context, owner string, id uint64) (store.Task, error) {
+	if err := s.check(ctx, owner); err != nil {
+		return store.Task{}, err
+	}
+	t, err := scanTask(s.pool.QueryRow(ctx, `SELECT `+columns+` FROM taskbolt_tasks WHERE owner = $1 AND id = $2`, owner, int64(id)))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.Task{}, store.ErrNotFound
+	}
+	return t, classify(ctx, err)
+}
+
+// Update implements store.Store: the task's row is locked, the patch
+// applied by store.Task.Apply, and a recurring task that completes spawns
+// its next occurrence, all in one transaction.
+func (s *Store) Update(ctx context.Context, owner string, id uint64, p store.Patch) (store.Task, error) {
+	if err := s.check(ctx, owner); err != nil {
+		return store.Task{}, err
+	}
+	var t store.Task
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var err error
+		t, err = scanTask(tx.QueryRow(ctx, `SELECT `+columns+` FROM taskbolt_tasks WHERE owner = $1 AND id = $2 FOR UPDATE`, owner, int64(id)))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return store.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		now := s.clock()
+		if spawn := t.Apply(p, now); spawn {
+			next := t.Recur(now).New(owner, 0, now)
+			if err := create(ctx, tx, &next); err != nil {
+				return err
+			}
+			t.NextOccurrence = next.ID
+		}
+		v := values(&t) // owner, then the columns from title to updated_at; created_at never changes
+		_, err = tx.Exec(ctx, `UPDATE taskbolt_tasks SET title = $3, description = $4, completed = $5, priority = $6, tags = $7,
+			tags_fold = $8, search = $9, search_desc = $10, due_date = $11, recurrence = $12, remind_at = $13, spawned = $14,
+			updated_at = $15 WHERE owner = $1 AND id = $2`, append([]any{owner, int64(id)}, append(v[1:13:13], v[14])...)...)
+		return err
+	})
+	if err != nil {
+		return store.Task{}, classify(ctx, err)
+	}
+	return t, nil
+}
+
+// Delete implements store.Store. The id is never handed out again: the
+// owner's counter stays where it is.
+func (s *Store) Delete(ctx context.Context, owner string, id uint64) error {
+	if err := s.check(ctx, owner); err != nil {
+		return err
+	}
+	tag, err := s.pool.Exec(ctx, `DELETE FROM taskbolt_tasks WHERE owner = $1 AND id = $2`, owner, int64(id))
+	if err != nil {
+		return classify(ctx, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
+// List implements store.Store: one round trip carries the page and the count.
+func (s *Store) List(ctx context.Context, owner string, q store.ListQuery) ([]store.Task, int, error) {
+	if err := s.check(ctx, owner); err != nil {
+		return nil, 0, err
+	}
+	if q.None {
+		return []store.Task{}, 0, nil
+	}
+	where, args := filter(owner, q)
+	lo, hi := q.Page(q.PageEnd())
+	var b pgx.Batch
+	b.Queue(`SELECT `+columns+` FROM taskbolt_tasks WHERE `+where+` ORDER BY `+orderBy(q)+
+		fmt.Sprintf(` LIMIT %d OFFSET %d`, hi-lo, lo), args...)
+	b.Queue(`SELECT count(*) FROM taskbolt_tasks WHERE `+where, args...)
+	results := s.pool.SendBatch(ctx, &b)
+	defer results.Close()
+	rows, err := results.Query()
+	if err != nil {
+		return nil, 0, classify(ctx, err)
+	}
+	tasks := []store.Task{}
+	for rows.Next() {
+		t, err := scanTask(rows)
+		if err != nil {
+			rows.Close()
+			return nil, 0, classify(ctx, err)
+		}
+		tasks = append(tasks, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, classify(ctx, err)
+	}
+	var total int
+	if err := results.QueryRow().Scan(&total); err != nil {
+		return nil, 0, classify(ctx, err)
+	}
+	return tasks, total, classify(ctx, results.Close())
+}
+
+// filter is the WHERE clause of q and its arguments, $1 being the owner.
+// Every condition has the form of store.ListQuery.Match's.
+func filter(owner string, q store.ListQuery) (string, []any) {
+	var w strings.Builder
+	args := []any{owner}
+	arg := func(v any) string { args = append(args, v); return fmt.Sprintf("$%d", len(args)) }
+	w.WriteString("owner = $1")
+	switch q.Status {
+	case store.StatusPending:
+		w.WriteString(" AND NOT completed")
+	case store.StatusCompleted:
+		w.WriteString(" AND completed")
+	}
+	if len(q.Priorities) > 0 {
+		ps := make([]int16, len(q.Priorities))
+		for i, p := range q.Priorities {
+			ps[i] = int16(p)
+		}
+		w.WriteString(" AND priority = ANY(" + arg(ps) + "::smallint[])")
+	}
+	if len(q.Tags) > 0 {
+		w.WriteString(" AND tags_fold @> " + arg(q.Tags) + "::text[]")
+	}
+	if q.Search != "" {
+		p := arg([]byte(q.Search))
+		w.WriteString(" AND (position(" + p + "::bytea in search) > 0 OR position(" + p + "::bytea in search_desc) > 0)")
+	}
+	if q.DueBefore != nil {
+		w.WriteString(" AND due_date < " + arg(*q.DueBefore))
+	}
+	if q.DueAfter != nil {
+		w.WriteString(" AND due_date >= " + arg(*q.DueAfter))
+	}
+	if q.Overdue != nil {
+		now := arg(q.Now)
+		if *q.Overdue {
+			w.WriteString(" AND NOT completed AND due_date < " + now)
+		} else {
+			w.WriteString(" AND (completed OR due_date IS NULL OR due_date >= " + now + ")")
+		}
+	}
+	return w.String(), args
+}
+
+// orderBy is store.ListQuery.Compare in SQL: the key, then the id, both in
+// the query's direction; tasks without a due date last either way.
+func orderBy(q store.ListQuery) string {
+	dir := " ASC"
+	if q.Desc {
+		dir = " DESC"
+	}
+	key := map[store.SortKey]string{store.SortCreated: "created_at", store.SortUpdated: "updated_at",
+		store.SortTitle: "title", store.SortPriority: "priority", store.SortDueDate: "due_date"}[q.Sort]
+	switch {
+	case key == "":
+		return "id" + dir
+	case q.Sort == store.SortDueDate:
+		return "due_date" + dir + " NULLS LAST, id" + dir
+	}
+	return key + dir + ", id" + dir
+}
+
+// Tags implements store.Store: each tag as spelled on the lowest-id task
+// that has it, with its count, ordered by the folded name.
+func (s *Store) Tags(ctx context.Context, owner string) ([]store.TagCount, error) {
+	if err := s.check(ctx, owner); err != nil {
+		return nil, err
+	}
+	rows, err := s.pool.Query(ctx, `SELECT DISTINCT ON (f COLLATE "C") tag, count(*) OVER (PARTITION BY f)
+		FROM taskbolt_tasks t, unnest(t.tags, t.tags_fold) AS u(tag, f)
+		WHERE owner = $1 ORDER BY f COLLATE "C", t.id`, owner)
+	if err != nil {
+		return nil, classify(ctx, err)
+	}
+	out := []store.TagCount{}
+	for rows.Next() {
+		var tc store.TagCount
+		var n int64
+		if err := rows.Scan(&tc.Name, &n); err != nil {
+			rows.Close()
+			return nil, classify(ctx, err)
+		}
+		tc.Count = int(n)
+		out = append(out, tc)
+	}
+	return out, classify(ctx, rows.Err())
+}
