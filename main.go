@@ -112,13 +112,17 @@ var docs = []doc{
 			"to the server's). On a terminal it shows a running count on stderr.",
 		"taskbolt export --out tasks.json\n" +
 			"taskbolt export --user alice | jq '.users[0].tasks | length'"},
-	{"import", "import FILE [--url URL]", "load an export or seed file (idempotent; keeps ids and timestamps)",
-		"Loads an export or a seed file (see README). Tasks keep their ids and timestamps, so importing\n" +
-			"an export twice changes nothing; seed tasks without ids get new ones. Nothing is loaded\n" +
-			"from a file with problems: each is reported with where it is. Writes the database directly,\n" +
-			"or through the running server's /admin/import when a server holds it (set ADMIN_TOKEN to\n" +
-			"the server's). On a terminal it shows a running count on stderr.",
-		"taskbolt import tasks.json"},
+	{"import", "import FILE | --from postgres://… [--table task] [--url URL]", "load an export, a seed file, or a FastAPI backend's tasks (idempotent; keeps ids and timestamps)",
+		"Loads an export or a seed file (see README), or, with --from, the task table of a Phase II\n" +
+			"FastAPI/SQLModel backend's PostgreSQL (id, user_id, title, description, completed,\n" +
+			"created_at, updated_at; naive timestamps are UTC). Tasks keep their ids and timestamps, so\n" +
+			"importing twice changes nothing; seed tasks without ids get new ones. Nothing is loaded\n" +
+			"from a source with problems: each is reported with where it is. Writes the database that\n" +
+			"DATABASE_URL names directly (bolt or PostgreSQL), or through the running server's\n" +
+			"/admin/import when a server holds the bolt file (set ADMIN_TOKEN to the server's). On a\n" +
+			"terminal it shows a running count on stderr.",
+		"taskbolt import tasks.json\n" +
+			"taskbolt import --from 'postgres://app:pw@db.example.com/todo?sslmode=require'"},
 	{"healthcheck", "healthcheck [URL] [--timeout 3s] [--quiet]", "exit 0 when the server answers /healthz (for container HEALTHCHECK)",
 		"Exits 0 when the server answers 200 on /healthz, else 1 with one line on stderr saying what\n" +
 			"was tried and what came back (--quiet: nothing). URL defaults to this host's HOST:PORT; a\n" +

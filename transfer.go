@@ -82,11 +82,25 @@ func exportFromServer(ctx context.Context, admin adminClient, user string, w io.
 func importCmd(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
 	fs := flags("import", stderr)
 	server := serverFlag(fs, "import into it")
-	file, cfg, err := oneFileArg(fs, args, environ, "FILE (an export or a seed file)")
+	from := fs.String("from", "", "read a FastAPI backend's task table from this postgres:// URL instead of FILE")
+	table := fs.String("table", "task", "with --from: the table (schema.table works too)")
+	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
-	doc, err := readDocument(file)
+	if (*from == "") != (len(pos) == 1) || len(pos) > 1 {
+		return usageError{errors.New("import: name one FILE (an export or a seed file), or --from URL")}
+	}
+	cfg, _, err := loadConfig(environ)
+	if err != nil {
+		return err
+	}
+	var doc *dump.Document
+	if *from != "" {
+		doc, err = readFastAPI(ctx, *from, *table, progressTo(stderr, "read"))
+	} else {
+		doc, err = readDocument(pos[0])
+	}
 	if err != nil {
 		return fmt.Errorf("import: %w", err)
 	}
