@@ -182,10 +182,10 @@ func classify(ctx context.Context, err error) error {
 	if errors.As(err, &pgErr) {
 		switch class := pgErr.Code[:2]; {
 		case class == "08", // connection exception
-			class == "53",           // insufficient resources (disk full, too many connections)
-			class == "57",           // operator intervention: shutdown, cannot connect now, statement timeout
-			class == "40",           // serialization failure, deadlock: retry
-			pgErr.Code == "25006":   // read-only transaction (a standby)
+			class == "53",         // insufficient resources (disk full, too many connections)
+			class == "57",         // operator intervention: shutdown, cannot connect now, statement timeout
+			class == "40",         // serialization failure, deadlock: retry
+			pgErr.Code == "25006": // read-only transaction (a standby)
 			return fmt.Errorf("%w: %s (SQLSTATE %s)", store.ErrUnavailable, pgErr.Message, pgErr.Code)
 		}
 		return err
