@@ -13,7 +13,7 @@ EXAMPLE  := examples/nextjs
 E2E_TASKBOLT_PORT ?= 18080
 E2E_APP_PORT      ?= 13080
 
-.PHONY: help build run test unit race vet fmt bench load edge fuzz cover clean harness example-deps e2e api-client docs-assets
+.PHONY: help build run test unit race postgres vet fmt bench load edge fuzz cover clean harness example-deps e2e api-client docs-assets
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -26,11 +26,21 @@ run: build ## build and run on :8000 (creates a development secret in .env on fi
 
 test: unit e2e ## run every test: the Go tests, then the browser test of the Next.js example
 
-unit: harness ## run the Go tests (installs the Better Auth harness's npm packages on first use)
-	$(GO) test -count=1 ./...
+# The PostgreSQL tests use TASKBOLT_TEST_POSTGRES_URL, or the server `make
+# postgres` started when it answers; without either they skip, saying so.
+PG_URL = $(or $(TASKBOLT_TEST_POSTGRES_URL),$(shell testdata/postgres.sh reachable))
 
-race: harness ## run every test under the race detector
-	$(GO) test -count=1 -race ./...
+unit: harness ## run the Go tests (installs the Better Auth harness's npm packages on first use; PostgreSQL's too when one is reachable)
+	TASKBOLT_TEST_POSTGRES_URL='$(PG_URL)' $(GO) test -count=1 ./...
+	@if [ -n '$(PG_URL)' ]; then echo "== the HTTP tests again, on PostgreSQL"; \
+	  TASKBOLT_TEST_POSTGRES_URL='$(PG_URL)' TASKBOLT_TEST_STORE=postgres $(GO) test -count=1 ./api/; \
+	else echo "PostgreSQL tests SKIPPED: no server (make postgres starts one)"; fi
+
+postgres: ## start a throwaway PostgreSQL on 127.0.0.1:55432 for the tests (stops by itself after 2 h; testdata/postgres.sh stop)
+	@testdata/postgres.sh start
+
+race: harness ## run the Go tests under the race detector
+	TASKBOLT_TEST_POSTGRES_URL='$(PG_URL)' $(GO) test -count=1 -race ./...
 
 harness: $(HARNESS)/node_modules/.package-lock.json
 

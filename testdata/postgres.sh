@@ -4,6 +4,7 @@
 #   testdata/postgres.sh start   initdb (once) and start; prints the URL line to export
 #   testdata/postgres.sh stop    stop it
 #   testdata/postgres.sh url     print TASKBOLT_TEST_POSTGRES_URL=…
+#   testdata/postgres.sh reachable   print the URL alone when a server answers on PGPORT
 #
 # PGPORT (55432), PGDIR (/tmp/taskbolt-pg) and PG_LIFETIME (seconds; 7200: it
 # stops by itself then) change the defaults. PostgreSQL refuses to run as
@@ -62,7 +63,10 @@ stop)
 url)
   echo "TASKBOLT_TEST_POSTGRES_URL=$url"
   ;;
+reachable)
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$url"; fi
+  ;;
 *)
-  echo "usage: $0 start|stop|url" >&2; exit 2
+  echo "usage: $0 start|stop|url|reachable" >&2; exit 2
   ;;
 esac

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -70,12 +71,13 @@ func values(t *store.Task) []any {
 		[]byte(store.FoldText(t.Title)), searchDesc, t.DueDate, string(t.Recurrence), t.RemindAt, t.Spawned, t.CreatedAt, t.UpdatedAt}
 }
 
-// nextID takes the owner's next id: the counter row is created on first use
-// and locked until the transaction ends, so concurrent creates of one owner
-// queue on it and the ids have no gaps (a rolled-back create gives its id
-// back). Owners never wait for each other.
-const nextID = `INSERT INTO taskbolt_users AS u (owner, last_id) VALUES ($1, 1)
-	ON CONFLICT (owner) DO UPDATE SET last_id = u.last_id + 1 RETURNING last_id`
+// nextID takes the owner's next id and counts the new task ($16 is its
+// slot in counts, $17 the counts of an owner's first task): the owner's row
+// is created on first use and locked until the transaction ends, so
+// concurrent creates of one owner queue on it and the ids have no gaps (a
+// rolled-back create gives its id back). Owners never wait for each other.
+const nextID = `INSERT INTO taskbolt_users AS u (owner, last_id, counts) VALUES ($1, 1, $17)
+	ON CONFLICT (owner) DO UPDATE SET last_id = u.last_id + 1, counts[$16] = u.counts[$16] + 1 RETURNING last_id`
 
 // insertTask stores a new task under the owner's next id, in one statement.
 const insertTask = `WITH next AS (` + nextID + `)
@@ -84,13 +86,27 @@ const insertTask = `WITH next AS (` + nextID + `)
 	SELECT next.last_id, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15 FROM next
 	RETURNING id`
 
+// slot is a task's place in its owner's counts (1-based, as SQL arrays are).
+func slot(completed bool, p store.Priority) int {
+	if completed {
+		return 5 + int(p)
+	}
+	return 1 + int(p)
+}
+
+// slotSQL is slot in SQL, over a task row.
+const slotSQL = `(CASE WHEN completed THEN 5 ELSE 1 END + priority)`
+
 // querier is a pool or a transaction.
 type querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
 func create(ctx context.Context, q querier, t *store.Task) error {
-	return q.QueryRow(ctx, insertTask, values(t)...).Scan(&t.ID)
+	k := slot(t.Completed, t.Priority)
+	first := make([]int64, 8)
+	first[k-1] = 1
+	return q.QueryRow(ctx, insertTask, append(values(t), k, first)...).Scan(&t.ID)
 }
 
 // Create implements store.Store.
@@ -134,6 +150,7 @@ func (s *Store) Update(ctx context.Context, owner string, id uint64, p store.Pat
 		if err != nil {
 			return err
 		}
+		was := slot(t.Completed, t.Priority)
 		now := s.clock()
 		if spawn := t.Apply(p, now); spawn {
 			next := t.Recur(now).New(owner, 0, now)
@@ -146,6 +163,12 @@ func (s *Store) Update(ctx context.Context, owner string, id uint64, p store.Pat
 		_, err = tx.Exec(ctx, `UPDATE taskbolt_tasks SET title = $3, description = $4, completed = $5, priority = $6, tags = $7,
 			tags_fold = $8, search = $9, search_desc = $10, due_date = $11, recurrence = $12, remind_at = $13, spawned = $14,
 			updated_at = $15 WHERE owner = $1 AND id = $2`, append([]any{owner, int64(id)}, append(v[1:13:13], v[14])...)...)
+		if err != nil {
+			return err
+		}
+		if is := slot(t.Completed, t.Priority); is != was {
+			_, err = tx.Exec(ctx, `UPDATE taskbolt_users SET counts[$2] = counts[$2] - 1, counts[$3] = counts[$3] + 1 WHERE owner = $1`, owner, was, is)
+		}
 		return err
 	})
 	if err != nil {
@@ -160,7 +183,8 @@ func (s *Store) Delete(ctx context.Context, owner string, id uint64) error {
 	if err := s.check(ctx, owner); err != nil {
 		return err
 	}
-	tag, err := s.pool.Exec(ctx, `DELETE FROM taskbolt_tasks WHERE owner = $1 AND id = $2`, owner, int64(id))
+	tag, err := s.pool.Exec(ctx, `WITH gone AS (DELETE FROM taskbolt_tasks WHERE owner = $1 AND id = $2 RETURNING `+slotSQL+` AS k)
+		UPDATE taskbolt_users u SET counts[gone.k] = u.counts[gone.k] - 1 FROM gone WHERE u.owner = $1`, owner, int64(id))
 	if err != nil {
 		return classify(ctx, err)
 	}
@@ -170,7 +194,9 @@ func (s *Store) Delete(ctx context.Context, owner string, id uint64) error {
 	return nil
 }
 
-// List implements store.Store: one round trip carries the page and the count.
+// List implements store.Store. A page that is not full tells the total by
+// itself (the offset plus its length), so the usual list of a small user is
+// one statement; a full page is followed by a count.
 func (s *Store) List(ctx context.Context, owner string, q store.ListQuery) ([]store.Task, int, error) {
 	if err := s.check(ctx, owner); err != nil {
 		return nil, 0, err
@@ -180,33 +206,50 @@ func (s *Store) List(ctx context.Context, owner string, q store.ListQuery) ([]st
 	}
 	where, args := filter(owner, q)
 	lo, hi := q.Page(q.PageEnd())
-	var b pgx.Batch
-	b.Queue(`SELECT `+columns+` FROM taskbolt_tasks WHERE `+where+` ORDER BY `+orderBy(q)+
+	rows, err := s.pool.Query(ctx, `SELECT `+columns+` FROM taskbolt_tasks WHERE `+where+` ORDER BY `+orderBy(q)+
 		fmt.Sprintf(` LIMIT %d OFFSET %d`, hi-lo, lo), args...)
-	b.Queue(`SELECT count(*) FROM taskbolt_tasks WHERE `+where, args...)
-	results := s.pool.SendBatch(ctx, &b)
-	defer results.Close()
-	rows, err := results.Query()
 	if err != nil {
 		return nil, 0, classify(ctx, err)
 	}
-	tasks := []store.Task{}
-	for rows.Next() {
-		t, err := scanTask(rows)
-		if err != nil {
-			rows.Close()
-			return nil, 0, classify(ctx, err)
+	tasks, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Task, error) { return scanTask(r) })
+	if err != nil {
+		return nil, 0, classify(ctx, err)
+	}
+	if tasks == nil {
+		tasks = []store.Task{}
+	}
+	if len(tasks) < hi-lo && (len(tasks) > 0 || lo == 0) {
+		return tasks, lo + len(tasks), nil
+	}
+	total, err := s.count(ctx, owner, q, where, args)
+	if err != nil {
+		return nil, 0, classify(ctx, err)
+	}
+	return tasks, total, nil
+}
+
+// count is the number of the owner's tasks q matches: from the kept counts
+// when q filters by status and priority alone, else counted.
+func (s *Store) count(ctx context.Context, owner string, q store.ListQuery, where string, args []any) (int, error) {
+	if len(q.Tags) > 0 || q.Search != "" || q.DueBefore != nil || q.DueAfter != nil || q.Overdue != nil {
+		var n int
+		err := s.pool.QueryRow(ctx, `SELECT count(*) FROM taskbolt_tasks WHERE `+where, args...).Scan(&n)
+		return n, err
+	}
+	var counts []int64
+	err := s.pool.QueryRow(ctx, `SELECT counts FROM taskbolt_users WHERE owner = $1`, owner).Scan(&counts)
+	if errors.Is(err, pgx.ErrNoRows) || err == nil && len(counts) != 8 {
+		return 0, err
+	}
+	n := 0
+	for _, completed := range []bool{false, true} {
+		for p := store.PriorityNone; p <= store.PriorityHigh; p++ {
+			if q.Status.Matches(completed) && (len(q.Priorities) == 0 || slices.Contains(q.Priorities, p)) {
+				n += int(counts[slot(completed, p)-1])
+			}
 		}
-		tasks = append(tasks, t)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, 0, classify(ctx, err)
-	}
-	var total int
-	if err := results.QueryRow().Scan(&total); err != nil {
-		return nil, 0, classify(ctx, err)
-	}
-	return tasks, total, classify(ctx, results.Close())
+	return n, err
 }
 
 // filter is the WHERE clause of q and its arguments, $1 being the owner.

@@ -10,18 +10,19 @@
 # request alone for each.
 # Knobs: DURATION (10s), SOAK (30s; 0 skips it), CONNECTIONS (64), THREADS (2),
 # BIG (100000), LOG_LEVEL (info; the access log goes to a file, as in production).
+# Last, the same on PostgreSQL with one replica and two (testdata/load/postgres.sh),
+# when TASKBOLT_TEST_POSTGRES_URL is set or PG=1 (which starts a throwaway server).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-DURATION=${DURATION:-10s} SOAK=${SOAK:-30s} CONNECTIONS=${CONNECTIONS:-64} THREADS=${THREADS:-2} BIG=${BIG:-100000}
+export DURATION=${DURATION:-10s} SOAK=${SOAK:-30s} CONNECTIONS=${CONNECTIONS:-64} THREADS=${THREADS:-2} BIG=${BIG:-100000}
+. testdata/load/lib.sh
 
 if ! command -v wrk >/dev/null; then
   echo "installing wrk…"; (apt-get update -qq && apt-get install -y -qq wrk) >/dev/null
 fi
 
 work=$(mktemp -d)
-pid=""
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
+trap 'stop_servers; rm -rf "$work"' EXIT
 
 CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$work/taskbolt" .
 export BETTER_AUTH_SECRET=$(head -c 32 /dev/urandom | base64) TASKBOLT_ENV_FILE= HOST=127.0.0.1 PORT=0 \
@@ -32,20 +33,14 @@ if [ "$BIG" != "0" ]; then
   "$work/taskbolt" import "$work/big.json" 2>/dev/null
   echo "imported a user of $BIG tasks in $(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}') s; database $(stat -c %s "$work/load.db") bytes"
 fi
-"$work/taskbolt" serve >"$work/stdout" 2>"$work/server.log" &
-pid=$!
-for _ in $(seq 100); do grep -q '^listening on ' "$work/stdout" 2>/dev/null && break; sleep 0.05; done
-url=$(sed -n 's/^listening on //p' "$work/stdout")
-[ -n "$url" ] || { echo "server did not start"; cat "$work/server.log"; exit 1; }
+start_server server
 sleep 0.5
 echo "binary $(stat -c %s "$work/taskbolt") bytes; idle RSS $(ps -o rss= -p "$pid" | tr -d ' ') KiB; $(nproc) cores; wrk -t$THREADS -c$CONNECTIONS -d$DURATION"
 
 go run ./testdata/load/seed -url "$url" -users 100 -tasks 20 -out "$work/tokens"
 echo "seeded 100 users x 20 tasks"
 
-for s in list get toggle mixed create; do
-  SCENARIO=$s TOKENS_FILE="$work/tokens" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" -s testdata/load/scenario.lua "$url" | tail -1
-done
+for s in list get toggle mixed create; do scenario "$s" "$work/tokens" "$url"; done
 if [ "$BIG" != "0" ]; then
   read -r bigu bigtok <"$work/bigtoken"
   for q in "" "?status=pending&sort=title&limit=20" "?sort=due_date&overdue=true" "?tag=home&sort=title" "?q=milk"; do
@@ -53,27 +48,16 @@ if [ "$BIG" != "0" ]; then
     t=$(for _ in 1 2 3 4 5; do curl -s -o /dev/null -w '%{time_total}\n' -H "Authorization: Bearer $bigtok" "$url/api/$bigu/tasks$q"; done | sort -n | sed -n 3p)
     echo "user of $BIG tasks, one request alone: $(awk -v t="$t" 'BEGIN{printf "%.2f", t*1000}') ms  /tasks$q"
   done
-  for s in biglist bigfilter bigmix bigq bigcreate; do
-    SCENARIO=$s TOKENS_FILE="$work/bigtoken" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" -s testdata/load/scenario.lua "$url" | tail -1
-  done
+  for s in biglist bigfilter bigmix bigq bigcreate; do scenario "$s" "$work/bigtoken" "$url"; done
 fi
-# total_tasks sums X-Total-Count over every user.
-total_tasks() {
-  local sum=0 n
-  while read -r user tok; do
-    n=$(curl -s -o /dev/null -D - -H "Authorization: Bearer $tok" "$url/api/$user/tasks?limit=1" | tr -d '\r' | sed -n 's/^X-Total-Count: //Ip')
-    sum=$((sum + n))
-  done <"$work/tokens"
-  echo "$sum"
-}
 
 if [ "$SOAK" != "0" ]; then
-  before=$(total_tasks)
+  before=$(total_tasks "$url" "$work/tokens")
   out=$(SCENARIO=mixed COUNT=1 TOKENS_FILE="$work/tokens" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$SOAK" -s testdata/load/scenario.lua "$url")
   echo "$out" | tail -1 | sed 's/^mixed  /soak   /'
   created=$(echo "$out" | sed -n 's/^COUNTS created=\([0-9]*\).*/\1/p')
   fivexx=$(echo "$out" | sed -n 's/.*fivexx=\([0-9]*\).*/\1/p')
-  after=$(total_tasks)
+  after=$(total_tasks "$url" "$work/tokens")
   # Requests still in flight when wrk stops may be stored without wrk seeing
   # the 201: more stored than acknowledged is fine, fewer is a lost write.
   lost=$((before + created - after)); [ "$lost" -lt 0 ] && lost=0
@@ -81,3 +65,9 @@ if [ "$SOAK" != "0" ]; then
   if [ "$fivexx" != 0 ] || [ "$lost" != 0 ]; then echo "SOAK FAILED"; exit 1; fi
 fi
 echo "RSS after load $(ps -o rss= -p "$pid" | tr -d ' ') KiB; 5xx in the log: $(grep -c 'status=5' "$work/server.log" || true)"
+stop_servers
+
+if [ -n "${TASKBOLT_TEST_POSTGRES_URL:-}" ] || [ "${PG:-}" = 1 ]; then
+  echo "== PostgreSQL"
+  testdata/load/postgres.sh
+fi

@@ -2,7 +2,10 @@
 -- from a counter row that is never lowered, so a deleted id is never reused.
 CREATE TABLE taskbolt_users (
     owner   text COLLATE "C" PRIMARY KEY,
-    last_id bigint NOT NULL DEFAULT 0 CHECK (last_id >= 0)
+    last_id bigint NOT NULL DEFAULT 0 CHECK (last_id >= 0),
+    -- The owner's tasks by status and priority: counts[1 + 4*completed + priority].
+    -- X-Total-Count of a list filtered by those alone, without counting rows.
+    counts  bigint[] NOT NULL DEFAULT '{0,0,0,0,0,0,0,0}'
 );
 
 CREATE TABLE taskbolt_tasks (

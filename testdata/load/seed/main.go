@@ -26,6 +26,7 @@ func main() {
 	users := flag.Int("users", 100, "number of users")
 	tasks := flag.Int("tasks", 20, "tasks per user")
 	out := flag.String("out", "tokens.txt", "where to write the user/token lines")
+	prefix := flag.String("prefix", "loaduser", "user ids begin with this (another prefix: other users)")
 	big := flag.Int("big", 0, "with -export: the number of tasks of the one big user")
 	export := flag.String("export", "", "write an export document with one big user here, instead of seeding over HTTP")
 	flag.Parse()
@@ -40,7 +41,7 @@ func main() {
 	errs := make(chan error, *users)
 	sem := make(chan struct{}, 16)
 	for u := range *users {
-		user := fmt.Sprintf("loaduser%03dXXXXXXXXXXXXXXXXXXXXXXX", u)[:32] // Better Auth ids are 32 chars
+		user := fmt.Sprintf("%s%03dXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX", *prefix, u)[:32] // Better Auth ids are 32 chars
 		tok, err := hs256.Sign([]byte(secret), hs256.Claims(user, 2*time.Hour, "", "", time.Now()))
 		if err != nil {
 			log.Fatal(err)

@@ -1,0 +1,46 @@
+# Shared by load.sh and postgres.sh: start servers, run wrk, count tasks.
+# Callers set $work (a scratch directory) and export the server's settings.
+
+pids=()
+stop_servers() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+
+# start_server NAME: runs $work/taskbolt serve with the exported settings and
+# sets $url and $pid; its log is $work/NAME.log.
+start_server() {
+  "$work/taskbolt" serve >"$work/$1.stdout" 2>"$work/$1.log" &
+  pid=$!
+  pids+=("$pid")
+  for _ in $(seq 200); do grep -q '^listening on ' "$work/$1.stdout" 2>/dev/null && break; sleep 0.05; done
+  url=$(sed -n 's/^listening on //p' "$work/$1.stdout")
+  [ -n "$url" ] || { echo "$1 did not start"; cat "$work/$1.log"; exit 1; }
+}
+
+# scenario NAME TOKENS URL…: wrk on every URL at once, the connections split
+# between them; one line with the summed req/s, the worst p50 and p99, and
+# the summed non-2xx and socket errors.
+scenario() {
+  local name=$1 tokens=$2; shift 2
+  local n=$# i=0 outs=()
+  for u in "$@"; do
+    i=$((i + 1))
+    SCENARIO=$name TOKENS_FILE=$tokens wrk -t"$THREADS" -c$((CONNECTIONS / n)) -d"$DURATION" -s testdata/load/scenario.lua "$u" >"$work/wrk.$i" &
+  done
+  wait_wrk
+  for j in $(seq "$n"); do outs+=("$(tail -1 "$work/wrk.$j")"); done
+  if [ "$n" = 1 ]; then echo "${outs[0]}"; return; fi
+  printf '%s\n' "${outs[@]}" | awk -v name="$name" -v n="$n" '{rps += $2; if ($5 > p50) p50 = $5; if ($8 > p99) p99 = $8; req += $11; bad += $13; sock += $16}
+    END {printf "%-7s %9.0f req/s   p50 %7.2f ms   p99 %7.2f ms   requests %8d   non-2xx %d   socket errors %d   (%d replicas)\n", name, rps, p50, p99, req, bad, sock, n}'
+}
+
+# wait_wrk waits for the wrk runs started in the background, not the servers.
+wait_wrk() { for p in $(jobs -p); do [[ " ${pids[*]} " == *" $p "* ]] || wait "$p"; done; }
+
+# total_tasks URL TOKENS sums X-Total-Count over every user of TOKENS.
+total_tasks() {
+  local sum=0 n
+  while read -r user tok; do
+    n=$(curl -s -o /dev/null -D - -H "Authorization: Bearer $tok" "$1/api/$user/tasks?limit=1" | tr -d '\r' | sed -n 's/^X-Total-Count: //Ip')
+    sum=$((sum + n))
+  done <"$2"
+  echo "$sum"
+}
