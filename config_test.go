@@ -19,7 +19,8 @@ func TestRunRefusesBadConfig(t *testing.T) {
 	}{
 		{"ErrNoSecret", []string{"PORT=0", "TASKBOLT_ENV_FILE=", "DATABASE_URL=" + db}, "openssl rand -base64 32"},
 		{"ErrWeakSecret", []string{"BETTER_AUTH_SECRET=short", "PORT=0", "TASKBOLT_ENV_FILE=", "DATABASE_URL=" + db}, "at least 32"},
-		{"ErrUnknownStore", baseEnv(t, "postgres://localhost/tasks"), `scheme "postgres" is not supported; known: bolt`},
+		{"ErrUnknownStore", baseEnv(t, "mysql://localhost/tasks"), `scheme "mysql" is not supported; known: bolt, postgres, postgresql`},
+		{"ErrPoolSize", baseEnv(t, db, "DATABASE_POOL_SIZE=0"), "DATABASE_POOL_SIZE"},
 		{"ErrLogFormat", baseEnv(t, db, "LOG_FORMAT=xml"), "LOG_FORMAT"},
 		{"ErrLogLevel", baseEnv(t, db, "LOG_LEVEL=loud"), "LOG_LEVEL"},
 		{"ErrPort", baseEnv(t, db, "PORT=70000"), "PORT"},
