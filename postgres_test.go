@@ -256,6 +256,11 @@ func TestPostgresOutage(t *testing.T) {
 	for code := range summary {
 		if code != 200 && code != 201 && code != 503 {
 			t.Errorf("status %d during the outage: only 2xx and 503 are allowed", code)
+			for _, line := range strings.Split(s.logs.String(), "\n") {
+				if strings.Contains(line, "status=5") && !strings.Contains(line, "status=503") || strings.Contains(line, "internal") {
+					t.Log(line)
+				}
+			}
 		}
 	}
 	if summary[503] == 0 {

@@ -238,8 +238,13 @@ func (s *Store) count(ctx context.Context, owner string, q store.ListQuery, wher
 	}
 	var counts []int64
 	err := s.pool.QueryRow(ctx, `SELECT counts FROM taskbolt_users WHERE owner = $1`, owner).Scan(&counts)
-	if errors.Is(err, pgx.ErrNoRows) || err == nil && len(counts) != 8 {
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return 0, nil
+	case err != nil:
 		return 0, err
+	case len(counts) != 8:
+		return 0, fmt.Errorf("postgres: user %q has %d counts, want 8", owner, len(counts))
 	}
 	n := 0
 	for _, completed := range []bool{false, true} {
@@ -249,7 +254,7 @@ func (s *Store) count(ctx context.Context, owner string, q store.ListQuery, wher
 			}
 		}
 	}
-	return n, err
+	return n, nil
 }
 
 // filter is the WHERE clause of q and its arguments, $1 being the owner.
