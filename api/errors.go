@@ -73,6 +73,8 @@ func (a *app) errorHandler(c *fiber.Ctx, err error) error {
 		return a.authFailure(c, err, http.StatusForbidden, "Not authorized to access these tasks")
 	case errors.Is(err, store.ErrNotFound):
 		return detail(c, http.StatusNotFound, "Task not found")
+	case errors.Is(err, store.ErrPreconditionFailed):
+		return detail(c, http.StatusPreconditionFailed, "Precondition failed: the task has changed")
 	case errors.Is(err, auth.ErrUnavailable):
 		a.obs.AuthFailure("unavailable", auth.VerifierOf(err))
 		a.log.Error("authentication unavailable", "request_id", rid, "verifier", auth.VerifierOf(err), "err", err)

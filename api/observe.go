@@ -26,7 +26,7 @@ func (nopObserver) StoreOp(string, time.Duration, error)       {}
 // timeStore reports how long a store operation took; "not found" is an
 // answer, not a failure.
 func (a *app) timeStore(op string, start time.Time, err error) {
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrPreconditionFailed) {
 		err = nil
 	}
 	a.obs.StoreOp(op, time.Since(start), err)

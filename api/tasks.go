@@ -31,6 +31,7 @@ func sendJSON(c *fiber.Ctx, status int, body []byte) error {
 }
 
 func sendTask(c *fiber.Ctx, status int, t *store.Task) error {
+	c.Set(fiber.HeaderETag, etag(t))
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	*bp = t.AppendJSON((*bp)[:0])
@@ -94,6 +95,9 @@ func (a *app) getTask(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if notModified(c, etag(&t)) {
+		return nil
+	}
 	return sendTask(c, fiber.StatusOK, &t)
 }
 
@@ -113,11 +117,16 @@ func (a *app) patch(c *fiber.Ctx, parse func([]byte) (store.Patch, error)) error
 	if err := joinValidation(idErr, bodyErr); err != nil {
 		return err
 	}
+	version, ifMatch, err := a.ifMatchVersion(c, id)
+	if err != nil {
+		return err
+	}
+	p.IfVersion = version
 	start := time.Now()
 	t, err := a.store.Update(c.UserContext(), owner(c), id, p)
 	a.timeStore("update", start, err)
 	if err != nil {
-		return err
+		return preconditionOf(err, ifMatch)
 	}
 	if t.NextOccurrence != 0 {
 		c.Set(headerNextOccurrence, strconv.FormatUint(t.NextOccurrence, 10))
@@ -144,8 +153,12 @@ func (a *app) deleteTask(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	version, ifMatch, err := a.ifMatchVersion(c, id)
+	if err != nil {
+		return err
+	}
 	start := time.Now()
-	err = a.store.Delete(c.UserContext(), owner(c), id)
+	err = a.deleteIf(c.UserContext(), owner(c), id, version, ifMatch)
 	a.timeStore("delete", start, err)
 	if err != nil {
 		return err

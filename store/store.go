@@ -32,6 +32,9 @@ var (
 	ErrInvalidOwner = errors.New("store: invalid owner id")
 	// ErrLocked means another process holds the database.
 	ErrLocked = errors.New("database is locked by another process")
+	// ErrPreconditionFailed means a conditional change (Patch.IfVersion,
+	// DeleteIf) found the task at another version: nothing was changed.
+	ErrPreconditionFailed = errors.New("store: the task has changed")
 	// ErrUnavailable means the backend cannot serve the request right now
 	// (closed, out of space, read-only); the data already stored is intact.
 	ErrUnavailable = errors.New("store: unavailable")
@@ -90,7 +93,14 @@ type Patch struct {
 	Recurrence      *Recurrence
 	RemindAt        *time.Time
 	SetRemindAt     bool
+	// IfVersion, when not 0, makes the change only if the task is at this
+	// Version, checked inside the write; otherwise ErrPreconditionFailed.
+	IfVersion int64
 }
+
+// Version is the task's version, its ETag: updated_at in microseconds,
+// which moves forward on every change.
+func (t Task) Version() int64 { return t.UpdatedAt.UnixMicro() }
 
 // TagCount is one entry of a user's tags: the name as first written, and how
 // many of the user's tasks (completed ones too) carry it.
@@ -177,6 +187,12 @@ type Dumper interface {
 // above lastID and every loaded id.
 type Loader interface {
 	Load(ctx context.Context, owner string, lastID uint64, tasks []Task) ([]Task, error)
+}
+
+// ConditionalDeleter is a store that can delete a task only if it is at a
+// version (If-Match on DELETE): ErrPreconditionFailed otherwise.
+type ConditionalDeleter interface {
+	DeleteIf(ctx context.Context, owner string, id uint64, version int64) error
 }
 
 // Resetter removes every task of every owner (fixture mode).

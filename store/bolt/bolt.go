@@ -285,10 +285,14 @@ func (s *Store) Update(ctx context.Context, owner string, id uint64, p store.Pat
 		return store.Task{}, err
 	}
 	var t store.Task
+	stale := false // a flag, not an error: an error would roll back the whole batch
 	err := s.writeTask(owner, id, func(u *userBuckets, v []byte) error {
 		old, err := decodeTask(v)
 		if err != nil {
 			return err
+		}
+		if stale = p.IfVersion != 0 && old.Version() != p.IfVersion; stale {
+			return nil
 		}
 		t = old
 		now := s.clock()
@@ -301,8 +305,11 @@ func (s *Store) Update(ctx context.Context, owner string, id uint64, p store.Pat
 		}
 		return putTask(u, &old, &t)
 	})
-	if err != nil {
+	switch {
+	case err != nil:
 		return store.Task{}, err
+	case stale:
+		return store.Task{}, store.ErrPreconditionFailed
 	}
 	return t, nil
 }
@@ -340,16 +347,29 @@ func (s *Store) writeTask(owner string, id uint64, fn func(u *userBuckets, value
 
 // Delete removes one task of the owner. Its id is never handed out again.
 func (s *Store) Delete(ctx context.Context, owner string, id uint64) error {
+	return s.DeleteIf(ctx, owner, id, 0)
+}
+
+// DeleteIf implements store.ConditionalDeleter: version 0 is any version.
+func (s *Store) DeleteIf(ctx context.Context, owner string, id uint64, version int64) error {
 	if err := checkOwner(ctx, owner); err != nil {
 		return err
 	}
-	return s.writeTask(owner, id, func(u *userBuckets, v []byte) error {
+	stale := false
+	err := s.writeTask(owner, id, func(u *userBuckets, v []byte) error {
 		old, err := decodeTask(v)
 		if err != nil {
 			return err
 		}
+		if stale = version != 0 && old.Version() != version; stale {
+			return nil
+		}
 		return deleteTask(u, &old)
 	})
+	if err == nil && stale {
+		return store.ErrPreconditionFailed
+	}
+	return err
 }
 
 // selectPage runs inside a read transaction: it picks the page's ids with

@@ -150,6 +150,9 @@ func (s *Store) Update(ctx context.Context, owner string, id uint64, p store.Pat
 		if err != nil {
 			return err
 		}
+		if p.IfVersion != 0 && t.Version() != p.IfVersion {
+			return store.ErrPreconditionFailed
+		}
 		was := slot(t.Completed, t.Priority)
 		now := s.clock()
 		if spawn := t.Apply(p, now); spawn {
@@ -180,18 +183,29 @@ func (s *Store) Update(ctx context.Context, owner string, id uint64, p store.Pat
 // Delete implements store.Store. The id is never handed out again: the
 // owner's counter stays where it is.
 func (s *Store) Delete(ctx context.Context, owner string, id uint64) error {
+	return s.DeleteIf(ctx, owner, id, 0)
+}
+
+// DeleteIf implements store.ConditionalDeleter: version 0 is any version.
+func (s *Store) DeleteIf(ctx context.Context, owner string, id uint64, version int64) error {
 	if err := s.check(ctx, owner); err != nil {
 		return err
 	}
-	tag, err := s.pool.Exec(ctx, `WITH gone AS (DELETE FROM taskbolt_tasks WHERE owner = $1 AND id = $2 RETURNING `+slotSQL+` AS k)
-		UPDATE taskbolt_users u SET counts[gone.k] = u.counts[gone.k] - 1 FROM gone WHERE u.owner = $1`, owner, int64(id))
+	tag, err := s.pool.Exec(ctx, `WITH gone AS (DELETE FROM taskbolt_tasks WHERE owner = $1 AND id = $2
+			AND ($3::bigint = 0 OR (extract(epoch FROM updated_at) * 1000000)::bigint = $3) RETURNING `+slotSQL+` AS k)
+		UPDATE taskbolt_users u SET counts[gone.k] = u.counts[gone.k] - 1 FROM gone WHERE u.owner = $1`, owner, int64(id), version)
 	if err != nil {
 		return classify(ctx, err)
 	}
-	if tag.RowsAffected() == 0 {
-		return store.ErrNotFound
+	if tag.RowsAffected() > 0 {
+		return nil
 	}
-	return nil
+	if version != 0 {
+		if _, err := s.Get(ctx, owner, id); err == nil {
+			return store.ErrPreconditionFailed
+		}
+	}
+	return store.ErrNotFound
 }
 
 // List implements store.Store. A page that is not full tells the total by

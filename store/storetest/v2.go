@@ -335,3 +335,39 @@ func testCancelled(t *testing.T, s store.Store) {
 		t.Errorf("a cancelled create stored a task")
 	}
 }
+
+// testConditional: a change with IfVersion, and DeleteIf, happen only at
+// that version, checked inside the write.
+func testConditional(t *testing.T, s store.Store) {
+	a := MustCreate(t, s, "alice", "v1")
+	if _, err := s.Update(ctx, "alice", a.ID, store.Patch{Title: ptr("stale"), IfVersion: a.Version() - 1}); !errors.Is(err, store.ErrPreconditionFailed) {
+		t.Fatalf("a stale IfVersion: %v", err)
+	}
+	if got, _ := s.Get(ctx, "alice", a.ID); got.Title != "v1" || got.Version() != a.Version() {
+		t.Fatalf("a refused change changed the task: %+v", got)
+	}
+	b, err := s.Update(ctx, "alice", a.ID, store.Patch{Title: ptr("v2"), IfVersion: a.Version()})
+	if err != nil || b.Title != "v2" || b.Version() <= a.Version() {
+		t.Fatalf("the current IfVersion: %+v %v", b, err)
+	}
+	if _, err := s.Update(ctx, "alice", 999, store.Patch{ToggleCompleted: true, IfVersion: 1}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("IfVersion on a missing task: %v", err)
+	}
+	d, ok := s.(store.ConditionalDeleter)
+	if !ok {
+		t.Fatal("the store cannot delete conditionally (store.ConditionalDeleter)")
+	}
+	if err := d.DeleteIf(ctx, "alice", a.ID, a.Version()); !errors.Is(err, store.ErrPreconditionFailed) {
+		t.Fatalf("DeleteIf with the old version: %v", err)
+	}
+	if _, err := s.Get(ctx, "alice", a.ID); err != nil {
+		t.Fatalf("a refused delete deleted: %v", err)
+	}
+	if err := d.DeleteIf(ctx, "alice", a.ID, b.Version()); err != nil {
+		t.Fatalf("DeleteIf with the current version: %v", err)
+	}
+	if err := d.DeleteIf(ctx, "alice", a.ID, b.Version()); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("DeleteIf of a deleted task: %v", err)
+	}
+	Check(t, s)
+}
