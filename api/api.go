@@ -54,13 +54,20 @@ type Config struct {
 	AdminToken string
 	// Observer receives request, authentication and store measurements.
 	Observer Observer
+	// Done, when closed, ends the event streams (the server is shutting
+	// down); close it before shutting the app down.
+	Done <-chan struct{}
 	// MetricsHandler, when set, is served at GET /metrics.
 	MetricsHandler http.Handler
 }
 
 type app struct {
-	store  store.Store
-	lister store.JSONLister // nil when the store cannot list JSON directly
+	store   store.Store
+	lister  store.JSONLister // nil when the store cannot list JSON directly
+	changes store.Changelog  // nil when the store keeps no change log
+	broker  *broker          // wakes event streams; nil without a change log
+	// background is the context of work that outlives a handler (a stream).
+	background context.Context
 	log    *slog.Logger
 	obs    Observer
 	cfg    Config
@@ -88,6 +95,11 @@ func New(cfg Config) *fiber.App {
 	}
 	a := &app{store: cfg.Store, log: cfg.Logger, obs: cfg.Observer, cfg: cfg}
 	a.lister, _ = cfg.Store.(store.JSONLister)
+	a.background = context.Background()
+	if a.changes, _ = cfg.Store.(store.Changelog); a.changes != nil {
+		a.broker = newBroker()
+		a.changes.OnChange(func(owner string, _ uint64) { a.broker.publish(owner) })
+	}
 
 	f := fiber.New(fiber.Config{
 		AppName:               "taskbolt",
@@ -126,6 +138,7 @@ func New(cfg Config) *fiber.App {
 	tasks.Patch("/:id/complete", with(a.completeTask)...)
 	tasks.Delete("/:id", with(a.deleteTask)...)
 	f.Get("/api/:user_id/tags", with(a.listTags)...)
+	f.Get("/api/:user_id/events", with(a.events)...)
 	a.adminRoutes(f)
 	answerUnknownMethods(f)
 	f.Server().HeaderReceived = a.requestConfig

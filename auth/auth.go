@@ -11,6 +11,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"time"
 )
 
 // Principal is the authenticated caller.
@@ -20,6 +21,9 @@ type Principal struct {
 	UserID string
 	// Verifier names the verifier that accepted the token, for logs.
 	Verifier string
+	// Expires is when the credential stops being valid (a JWT's exp, a
+	// session's expiry); zero when unknown. An event stream ends then.
+	Expires time.Time
 }
 
 // Verifier checks a bearer token. Errors must wrap ErrInvalidToken or

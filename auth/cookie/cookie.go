@@ -158,9 +158,9 @@ func (v *Verifier) verify(ctx context.Context, cookies string) (auth.Principal, 
 	j := parseJar(cookies, v.names)
 	var dataErr error
 	if j.data != "" {
-		user, err := v.fromData(ctx, j.data)
+		user, exp, err := v.fromData(ctx, j.data)
 		if err == nil {
-			return auth.Principal{UserID: user, Verifier: Name}, nil
+			return auth.Principal{UserID: user, Verifier: Name, Expires: exp}, nil
 		}
 		dataErr = err // ignored when session_token decides
 	}

@@ -46,7 +46,7 @@ func (p payload) user(now time.Time) (string, error) {
 // its shape: five dot-separated parts are a JWE, three a JWS (HS256 for the
 // jwt strategy, an asymmetric alg for the plugin's session-cache JWT), none
 // the compact format.
-func (v *Verifier) fromData(ctx context.Context, data string) (string, error) {
+func (v *Verifier) fromData(ctx context.Context, data string) (string, time.Time, error) {
 	switch strings.Count(data, ".") {
 	case 4:
 		return v.fromJWE(data)
@@ -58,12 +58,12 @@ func (v *Verifier) fromData(ctx context.Context, data string) (string, error) {
 			return v.fromJWT(data)
 		case v.cfg.CacheJWT != nil:
 			p, err := v.cfg.CacheJWT.Verify(ctx, data)
-			return p.UserID, err
+			return p.UserID, p.Expires, err
 		}
 	case 0:
 		return v.fromCompact(data)
 	}
-	return "", fmt.Errorf("%w (%s): session_data of an unknown format", auth.ErrInvalidToken, Name)
+	return "", time.Time{}, fmt.Errorf("%w (%s): session_data of an unknown format", auth.ErrInvalidToken, Name)
 }
 
 // fromCompact checks the compact strategy:
@@ -71,11 +71,11 @@ func (v *Verifier) fromData(ctx context.Context, data string) (string, error) {
 // base64url HMAC-SHA256 of JSON.stringify({...P, expiresAt}). P's raw bytes
 // are what JSON.stringify made, so the signed text is P with expiresAt
 // appended before its closing brace.
-func (v *Verifier) fromCompact(data string) (string, error) {
+func (v *Verifier) fromCompact(data string) (string, time.Time, error) {
 	invalid := fmt.Errorf("%w (%s): session_data is not a signed compact cache", auth.ErrInvalidToken, Name)
 	raw, err := base64.RawURLEncoding.DecodeString(data)
 	if err != nil {
-		return "", invalid
+		return "", time.Time{}, invalid
 	}
 	var c struct {
 		Session   json.RawMessage `json:"session"`
@@ -83,11 +83,11 @@ func (v *Verifier) fromCompact(data string) (string, error) {
 		Signature string          `json:"signature"`
 	}
 	if json.Unmarshal(raw, &c) != nil || len(c.Session) < 2 || c.Session[0] != '{' || c.Signature == "" {
-		return "", invalid
+		return "", time.Time{}, invalid
 	}
 	expires, err := strconv.ParseInt(string(c.ExpiresAt), 10, 64)
 	if err != nil {
-		return "", invalid
+		return "", time.Time{}, invalid
 	}
 	// A copy: appending to a slice of raw would overwrite c.Session.
 	signed := append([]byte(nil), bytes.TrimSuffix(c.Session, []byte("}"))...)
@@ -96,17 +96,18 @@ func (v *Verifier) fromCompact(data string) (string, error) {
 	}
 	signed = append(append(append(signed, `"expiresAt":`...), c.ExpiresAt...), '}')
 	if !v.hmacMatches(signed, c.Signature) {
-		return "", invalid
+		return "", time.Time{}, invalid
 	}
 	now := v.cfg.Now()
 	if now.UnixMilli() >= expires {
-		return "", fmt.Errorf("%w (%s): session_data has expired", auth.ErrTokenExpired, Name)
+		return "", time.Time{}, fmt.Errorf("%w (%s): session_data has expired", auth.ErrTokenExpired, Name)
 	}
 	var p payload
 	if json.Unmarshal(c.Session, &p) != nil {
-		return "", invalid
+		return "", time.Time{}, invalid
 	}
-	return p.user(now)
+	user, err := p.user(now)
+	return user, time.UnixMilli(expires), err
 }
 
 func (v *Verifier) hmacMatches(msg []byte, sig string) bool {
@@ -128,9 +129,9 @@ type jwtClaims struct {
 }
 
 // fromJWT checks the jwt strategy: an HS256 JWS with the secret.
-func (v *Verifier) fromJWT(data string) (string, error) {
+func (v *Verifier) fromJWT(data string) (string, time.Time, error) {
 	if len(v.cfg.Secrets) == 0 {
-		return "", fmt.Errorf("%w (%s): an HS256 session_data, and no secret to check it", auth.ErrInvalidToken, Name)
+		return "", time.Time{}, fmt.Errorf("%w (%s): an HS256 session_data, and no secret to check it", auth.ErrInvalidToken, Name)
 	}
 	keys := jwt.VerificationKeySet{}
 	for _, s := range v.cfg.Secrets {
@@ -142,11 +143,12 @@ func (v *Verifier) fromJWT(data string) (string, error) {
 		jwt.WithLeeway(v.cfg.Leeway), jwt.WithTimeFunc(v.cfg.Now))
 	switch {
 	case errors.Is(err, jwt.ErrTokenExpired):
-		return "", fmt.Errorf("%w (%s): session_data has expired", auth.ErrTokenExpired, Name)
+		return "", time.Time{}, fmt.Errorf("%w (%s): session_data has expired", auth.ErrTokenExpired, Name)
 	case err != nil:
-		return "", fmt.Errorf("%w (%s): session_data: %v", auth.ErrInvalidToken, Name, err)
+		return "", time.Time{}, fmt.Errorf("%w (%s): session_data: %v", auth.ErrInvalidToken, Name, err)
 	}
-	return claims.user(v.cfg.Now())
+	user, err := claims.user(v.cfg.Now())
+	return user, claims.ExpiresAt.Time, err
 }
 
 // The jwe strategy's key: HKDF-SHA256 of the secret, Better Auth's salt and
@@ -163,11 +165,11 @@ func jweKey(secret []byte) ([]byte, error) {
 // fromJWE decrypts the jwe strategy: {"alg":"dir","enc":"A256CBC-HS512"}.
 // (Better Auth lists A256GCM too, but hands it the same 64-byte key, which
 // A256GCM cannot use, so no such cookie can be made; it is not accepted.)
-func (v *Verifier) fromJWE(data string) (string, error) {
+func (v *Verifier) fromJWE(data string) (string, time.Time, error) {
 	invalid := fmt.Errorf("%w (%s): session_data is not a JWE made with the secret", auth.ErrInvalidToken, Name)
 	obj, err := jose.ParseEncrypted(data, []jose.KeyAlgorithm{jose.DIRECT}, []jose.ContentEncryption{jose.A256CBC_HS512})
 	if err != nil {
-		return "", invalid
+		return "", time.Time{}, invalid
 	}
 	for _, key := range v.jweKeys {
 		plain, err := obj.Decrypt(key)
@@ -176,17 +178,18 @@ func (v *Verifier) fromJWE(data string) (string, error) {
 		}
 		var claims jwtClaims
 		if json.Unmarshal(plain, &claims) != nil {
-			return "", invalid
+			return "", time.Time{}, invalid
 		}
 		// go-jose decrypts; the claims are checked as golang-jwt would.
 		now := v.cfg.Now()
 		if claims.ExpiresAt == nil {
-			return "", invalid
+			return "", time.Time{}, invalid
 		}
 		if !now.Before(claims.ExpiresAt.Add(v.cfg.Leeway)) {
-			return "", fmt.Errorf("%w (%s): session_data has expired", auth.ErrTokenExpired, Name)
+			return "", time.Time{}, fmt.Errorf("%w (%s): session_data has expired", auth.ErrTokenExpired, Name)
 		}
-		return claims.user(now)
+		user, err := claims.user(now)
+		return user, claims.ExpiresAt.Time, err
 	}
-	return "", invalid
+	return "", time.Time{}, invalid
 }

@@ -181,7 +181,7 @@ func (v *Verifier) verify(ctx context.Context, token string) (auth.Principal, st
 		return fail(fmt.Errorf("%w (%s): exp more than %v in the future", auth.ErrInvalidToken, v.cfg.Name, v.cfg.MaxLifetime))
 	}
 	kid, _ := tok.Header["kid"].(string)
-	return auth.Principal{UserID: c.user, Verifier: v.cfg.Name}, kid, exp, nil
+	return auth.Principal{UserID: c.user, Verifier: v.cfg.Name, Expires: exp}, kid, exp, nil
 }
 
 // reason names what failed without quoting any part of the token.

@@ -87,7 +87,8 @@ func New(cfg Config) (*Verifier, error) {
 // answer is a cached verdict: a user, or none (an invalid token).
 type answer struct {
 	user    string
-	expires time.Time
+	expires time.Time // of the cache entry
+	session time.Time // the session's own expiry
 }
 
 // Verify resolves the token through the cache or Better Auth. Better Auth
@@ -107,7 +108,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (auth.Principal, er
 	if a.user == "" {
 		return auth.Principal{}, fmt.Errorf("%w (%s): no such session", auth.ErrInvalidToken, Name)
 	}
-	return auth.Principal{UserID: a.user, Verifier: Name}, nil
+	return auth.Principal{UserID: a.user, Verifier: Name, Expires: a.session}, nil
 }
 
 // getSession is the part of Better Auth's get-session answer we read.
@@ -163,7 +164,7 @@ func (v *Verifier) ask(ctx context.Context, token string) (answer, error) {
 		}
 		expires = minTime(expires, s.Session.ExpiresAt)
 	}
-	return answer{user: user, expires: expires}, nil
+	return answer{user: user, expires: expires, session: s.Session.ExpiresAt}, nil
 }
 
 func minTime(a, b time.Time) time.Time {

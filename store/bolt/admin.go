@@ -70,11 +70,13 @@ func (s *Store) Load(ctx context.Context, owner string, lastID uint64, tasks []s
 		return nil, err
 	}
 	out := make([]store.Task, len(tasks))
+	var changeSeq uint64
 	err := s.db.Update(func(tx *bbolt.Tx) error {
 		u, err := openUser(tx, owner, s.indexAfter)
 		if err != nil {
 			return err
 		}
+		defer func() { changeSeq = u.seq }()
 		seq := max(u.user.Sequence(), lastID)
 		for _, t := range tasks {
 			seq = max(seq, t.ID)
@@ -110,7 +112,9 @@ func (s *Store) Load(ctx context.Context, owner string, lastID uint64, tasks []s
 			t.NextOccurrence = 0
 			value := encodeTask(&t)
 			out[i] = t
+			kind := store.ChangeCreated
 			if v := u.tasks.Get(idKey(t.ID)); v != nil {
+				kind = store.ChangeUpdated
 				if bytes.Equal(v, value) {
 					continue // loaded before: importing twice changes nothing, and costs little
 				}
@@ -127,6 +131,9 @@ func (s *Store) Load(ctx context.Context, owner string, lastID uint64, tasks []s
 				added++
 			}
 			if err := u.tasks.Put(idKey(t.ID), value); err != nil {
+				return err
+			}
+			if err := logTask(u, kind, &out[i]); err != nil {
 				return err
 			}
 			fresh = append(fresh, &out[i])
@@ -154,6 +161,7 @@ func (s *Store) Load(ctx context.Context, owner string, lastID uint64, tasks []s
 	if err != nil {
 		return nil, classify(err)
 	}
+	s.changed(owner, changeSeq)
 	return out, nil
 }
 

@@ -71,11 +71,13 @@ type Store struct {
 	log  *slog.Logger
 	// indexAfter is Options.IndexAfter.
 	indexAfter int
+	notify     notifier // OnChange's functions
 }
 
 var (
 	_ store.Store      = (*Store)(nil)
 	_ store.JSONLister = (*Store)(nil)
+	_ store.Changelog  = (*Store)(nil)
 )
 
 // Open opens or creates the taskbolt database at path. It fails fast with a
@@ -230,18 +232,21 @@ func (s *Store) Create(ctx context.Context, owner string, in store.NewTask) (sto
 		return store.Task{}, err
 	}
 	var t store.Task
-	// Batch may run this more than once; it sets t on every run.
+	var seq uint64
+	// Batch may run this more than once; it sets t and seq on every run.
 	err := s.db.Batch(func(tx *bbolt.Tx) error {
 		u, err := openUser(tx, owner, s.indexAfter)
 		if err != nil {
 			return err
 		}
 		t, err = create(u, owner, in, s.clock())
+		seq = u.seq
 		return err
 	})
 	if err != nil {
 		return store.Task{}, classify(err)
 	}
+	s.changed(owner, seq)
 	return t, nil
 }
 
@@ -320,8 +325,9 @@ func (s *Store) Update(ctx context.Context, owner string, id uint64, p store.Pat
 // back and re-run every other write of the batch. fn may run more than once.
 func (s *Store) writeTask(owner string, id uint64, fn func(u *userBuckets, value []byte) error) error {
 	var found bool
+	var seq uint64
 	err := s.db.Batch(func(tx *bbolt.Tx) error {
-		found = false
+		found, seq = false, 0
 		if tasksOf(tx, owner) == nil {
 			return nil
 		}
@@ -334,7 +340,9 @@ func (s *Store) writeTask(owner string, id uint64, fn func(u *userBuckets, value
 			return nil
 		}
 		found = true
-		return fn(u, v)
+		err = fn(u, v)
+		seq = u.seq
+		return err
 	})
 	switch {
 	case err != nil:
@@ -342,6 +350,7 @@ func (s *Store) writeTask(owner string, id uint64, fn func(u *userBuckets, value
 	case !found:
 		return store.ErrNotFound
 	}
+	s.changed(owner, seq) // after the commit, never from inside Batch (fn may run again)
 	return nil
 }
 

@@ -72,7 +72,8 @@ const (
 type userBuckets struct {
 	user, tasks, rec, idx, counts *bbolt.Bucket
 	sorts                         map[store.SortKey]*bbolt.Bucket
-	indexAfter                    int // the store's Options.IndexAfter
+	indexAfter                    int    // the store's Options.IndexAfter
+	seq                           uint64 // the last change logged in this transaction (changes.go)
 }
 
 func (u *userBuckets) indexed() bool                            { return u.idx != nil }
@@ -223,6 +224,13 @@ func putTask(u *userBuckets, old, t *store.Task) error {
 	if err := u.tasks.Put(idKey(t.ID), encodeTask(t)); err != nil {
 		return err
 	}
+	kind := store.ChangeUpdated
+	if old == nil {
+		kind = store.ChangeCreated
+	}
+	if err := logTask(u, kind, t); err != nil {
+		return err
+	}
 	if old == nil {
 		if err := u.addTasks(1); err != nil {
 			return err
@@ -245,6 +253,9 @@ func putTask(u *userBuckets, old, t *store.Task) error {
 // deleteTask is the one way a task is removed.
 func deleteTask(u *userBuckets, old *store.Task) error {
 	if err := u.tasks.Delete(idKey(old.ID)); err != nil {
+		return err
+	}
+	if err := logChange(u, store.ChangeDeleted, old.ID, store.DeletedData(old.ID)); err != nil {
 		return err
 	}
 	if err := u.addTasks(-1); err != nil {

@@ -107,16 +107,34 @@ func (s *Store) Load(ctx context.Context, owner string, lastID uint64, tasks []s
 					return err
 				}
 			} else {
-				_, err := tx.Exec(ctx, `INSERT INTO taskbolt_tasks (id, owner, title, description, completed, priority, tags, tags_fold,
+				// A task loaded before is left alone (and logs nothing):
+				// importing twice changes nothing.
+				var inserted bool
+				err := tx.QueryRow(ctx, `INSERT INTO taskbolt_tasks AS t (id, owner, title, description, completed, priority, tags, tags_fold,
 					search, search_desc, due_date, recurrence, remind_at, spawned, created_at, updated_at)
 					VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
 					ON CONFLICT (owner, id) DO UPDATE SET title = excluded.title, description = excluded.description,
 					completed = excluded.completed, priority = excluded.priority, tags = excluded.tags, tags_fold = excluded.tags_fold,
 					search = excluded.search, search_desc = excluded.search_desc, due_date = excluded.due_date,
 					recurrence = excluded.recurrence, remind_at = excluded.remind_at, spawned = excluded.spawned,
-					created_at = excluded.created_at, updated_at = excluded.updated_at`, append([]any{int64(t.ID)}, values(&t)...)...)
-				if err != nil {
+					created_at = excluded.created_at, updated_at = excluded.updated_at
+					WHERE (t.title, t.description, t.completed, t.priority, t.tags, t.due_date, t.recurrence, t.remind_at, t.spawned,
+						t.created_at, t.updated_at) IS DISTINCT FROM (excluded.title, excluded.description, excluded.completed,
+						excluded.priority, excluded.tags, excluded.due_date, excluded.recurrence, excluded.remind_at, excluded.spawned,
+						excluded.created_at, excluded.updated_at)
+					RETURNING xmax = 0`, append([]any{int64(t.ID)}, values(&t)...)...).Scan(&inserted)
+				switch {
+				case errors.Is(err, pgx.ErrNoRows):
+				case err != nil:
 					return err
+				default:
+					kind := store.ChangeUpdated
+					if inserted {
+						kind = store.ChangeCreated
+					}
+					if _, err := tx.Exec(ctx, logChangeSQL(false), owner, 0, 0, int16(kind), int64(t.ID), taskData(&t)); err != nil {
+						return err
+					}
 				}
 			}
 			out[i] = t
@@ -154,7 +172,7 @@ func (s *Store) Reset(ctx context.Context) error {
 	if err := s.open(ctx); err != nil {
 		return err
 	}
-	_, err := s.pool.Exec(ctx, `TRUNCATE taskbolt_tasks, taskbolt_users`)
+	_, err := s.pool.Exec(ctx, `TRUNCATE taskbolt_tasks, taskbolt_users, taskbolt_changes`)
 	return classify(ctx, err)
 }
 

@@ -55,9 +55,19 @@ type Options struct {
 
 // Store is a store.Store on PostgreSQL.
 type Store struct {
-	pool   *pgxpool.Pool
-	now    func() time.Time
-	closed atomic.Bool
+	pool      *pgxpool.Pool
+	now       func() time.Time
+	closed    atomic.Bool
+	listeners listeners
+	// background lives until Close: the change listener and the log's pruning.
+	background context.Context
+	stop       context.CancelFunc
+}
+
+func newStore(pool *pgxpool.Pool, now func() time.Time) *Store {
+	s := &Store{pool: pool, now: now}
+	s.background, s.stop = context.WithCancel(context.Background())
+	return s
 }
 
 // Open connects to the database at url (a postgres:// or postgresql://
@@ -103,7 +113,7 @@ func Open(ctx context.Context, url string, opt Options) (*Store, error) {
 			pool.Close()
 			return nil, err
 		}
-		return &Store{pool: pool, now: opt.Now}, nil
+		return newStore(pool, opt.Now), nil
 	}
 	applied, err := migrate(ctx, pool)
 	if err != nil {
@@ -116,7 +126,9 @@ func Open(ctx context.Context, url string, opt Options) (*Store, error) {
 	if len(applied) > 0 {
 		opt.Logger.Info("postgres: schema migrated", "versions", applied, "now", SchemaVersion())
 	}
-	return &Store{pool: pool, now: opt.Now}, nil
+	s := newStore(pool, opt.Now)
+	go s.prune()
+	return s, nil
 }
 
 // Pool is the connection pool.
@@ -144,6 +156,7 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close closes the pool. Calls after it answer store.ErrUnavailable.
 func (s *Store) Close() error {
 	if s.closed.CompareAndSwap(false, true) {
+		s.stop()
 		s.pool.Close()
 	}
 	return nil

@@ -71,20 +71,52 @@ func values(t *store.Task) []any {
 		[]byte(store.FoldText(t.Title)), searchDesc, t.DueDate, string(t.Recurrence), t.RemindAt, t.Spawned, t.CreatedAt, t.UpdatedAt}
 }
 
-// nextID takes the owner's next id and counts the new task ($16 is its
-// slot in counts, $17 the counts of an owner's first task): the owner's row
-// is created on first use and locked until the transaction ends, so
-// concurrent creates of one owner queue on it and the ids have no gaps (a
-// rolled-back create gives its id back). Owners never wait for each other.
-const nextID = `INSERT INTO taskbolt_users AS u (owner, last_id, counts) VALUES ($1, 1, $17)
-	ON CONFLICT (owner) DO UPDATE SET last_id = u.last_id + 1, counts[$16] = u.counts[$16] + 1 RETURNING last_id`
+// nextID takes the owner's next id and change sequence, and counts the new
+// task ($16 is its slot in counts, $17 the counts of an owner's first task):
+// the owner's row is created on first use and locked until the transaction
+// ends, so concurrent creates of one owner queue on it and the ids have no
+// gaps (a rolled-back create gives its id back). Owners never wait for each
+// other.
+const nextID = `INSERT INTO taskbolt_users AS u (owner, last_id, counts, seq) VALUES ($1, 1, $17, 1)
+	ON CONFLICT (owner) DO UPDATE SET last_id = u.last_id + 1, counts[$16] = u.counts[$16] + 1, seq = u.seq + 1
+	RETURNING last_id, seq`
 
-// insertTask stores a new task under the owner's next id, in one statement.
-const insertTask = `WITH next AS (` + nextID + `)
-	INSERT INTO taskbolt_tasks (id, owner, title, description, completed, priority, tags, tags_fold, search, search_desc,
+// insertTask stores a new task under the owner's next id and logs it, in one
+// statement ($18: the task's JSON after its `{"id":0`).
+const insertTask = `WITH next AS (` + nextID + `),
+	task AS (INSERT INTO taskbolt_tasks (id, owner, title, description, completed, priority, tags, tags_fold, search, search_desc,
 		due_date, recurrence, remind_at, spawned, created_at, updated_at)
-	SELECT next.last_id, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15 FROM next
-	RETURNING id`
+		SELECT next.last_id, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15 FROM next),
+	log AS (INSERT INTO taskbolt_changes (owner, seq, kind, task_id, data)
+		SELECT $1, next.seq, 1, next.last_id, '{"id":' || next.last_id || $18 FROM next)
+	SELECT next.last_id FROM next, LATERAL (SELECT ` + notifySQL + `) AS notified`
+
+// notifySQL tells every replica's listener, at commit, that the owner ($1)
+// has a new change (next.seq).
+const notifySQL = `pg_notify('` + channel + `', $1 || ' ' || next.seq)`
+
+// notifyReturning is notifySQL in the RETURNING of the log's INSERT.
+const notifyReturning = `pg_notify('` + channel + `', $1 || ' ' || seq)`
+
+// channel is the NOTIFY channel of changes.
+const channel = "taskbolt_changes"
+
+// logChange logs a change of the owner ($1) made in the transaction: the
+// next seq, the entry, the notification. counts moves a task from slot $2
+// to slot $3 (equal: no move).
+const logChange = `WITH next AS (UPDATE taskbolt_users SET seq = seq + 1%s WHERE owner = $1 AND %s RETURNING seq)
+	INSERT INTO taskbolt_changes (owner, seq, kind, task_id, data) SELECT $1, next.seq, $4, $5, $6 FROM next
+	RETURNING ` + notifyReturning + ` IS NULL`
+
+func logChangeSQL(moves bool) string {
+	if moves { // two assignments to one element would keep only the last: only when they differ
+		return fmt.Sprintf(logChange, ", counts[$2] = counts[$2] - 1, counts[$3] = counts[$3] + 1", "$2::int <> $3::int")
+	}
+	return fmt.Sprintf(logChange, "", "$2::int = $3::int")
+}
+
+// taskData is a task's event data.
+func taskData(t *store.Task) string { return string(t.AppendJSON(nil)) }
 
 // slot is a task's place in its owner's counts (1-based, as SQL arrays are).
 func slot(completed bool, p store.Priority) int {
@@ -106,7 +138,11 @@ func create(ctx context.Context, q querier, t *store.Task) error {
 	k := slot(t.Completed, t.Priority)
 	first := make([]int64, 8)
 	first[k-1] = 1
-	return q.QueryRow(ctx, insertTask, append(values(t), k, first)...).Scan(&t.ID)
+	id := t.ID
+	t.ID = 0
+	tail := strings.TrimPrefix(string(t.AppendJSON(nil)), `{"id":0`)
+	t.ID = id
+	return q.QueryRow(ctx, insertTask, append(values(t), k, first, tail)...).Scan(&t.ID)
 }
 
 // Create implements store.Store.
@@ -169,9 +205,10 @@ func (s *Store) Update(ctx context.Context, owner string, id uint64, p store.Pat
 		if err != nil {
 			return err
 		}
-		if is := slot(t.Completed, t.Priority); is != was {
-			_, err = tx.Exec(ctx, `UPDATE taskbolt_users SET counts[$2] = counts[$2] - 1, counts[$3] = counts[$3] + 1 WHERE owner = $1`, owner, was, is)
-		}
+		is := slot(t.Completed, t.Priority)
+		logged := t
+		logged.NextOccurrence = 0
+		_, err = tx.Exec(ctx, logChangeSQL(is != was), owner, was, is, int16(store.ChangeUpdated), int64(id), taskData(&logged))
 		return err
 	})
 	if err != nil {
@@ -192,8 +229,10 @@ func (s *Store) DeleteIf(ctx context.Context, owner string, id uint64, version i
 		return err
 	}
 	tag, err := s.pool.Exec(ctx, `WITH gone AS (DELETE FROM taskbolt_tasks WHERE owner = $1 AND id = $2
-			AND ($3::bigint = 0 OR (extract(epoch FROM updated_at) * 1000000)::bigint = $3) RETURNING `+slotSQL+` AS k)
-		UPDATE taskbolt_users u SET counts[gone.k] = u.counts[gone.k] - 1 FROM gone WHERE u.owner = $1`, owner, int64(id), version)
+			AND ($3::bigint = 0 OR (extract(epoch FROM updated_at) * 1000000)::bigint = $3) RETURNING `+slotSQL+` AS k),
+		next AS (UPDATE taskbolt_users u SET counts[gone.k] = u.counts[gone.k] - 1, seq = u.seq + 1 FROM gone WHERE u.owner = $1 RETURNING u.seq)
+		INSERT INTO taskbolt_changes (owner, seq, kind, task_id, data) SELECT $1, next.seq, 3, $2, $4 FROM next
+		RETURNING `+notifyReturning+` IS NULL`, owner, int64(id), version, string(store.DeletedData(id)))
 	if err != nil {
 		return classify(ctx, err)
 	}

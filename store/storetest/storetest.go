@@ -62,6 +62,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("ErrUnavailableWhenClosed", func(t *testing.T) { testClosed(t, h.Open(t)) })
 	t.Run("CancelledContext", func(t *testing.T) { testCancelled(t, open(t)) })
 	t.Run("Conditional", func(t *testing.T) { testConditional(t, open(t)) })
+	t.Run("Changes", func(t *testing.T) { testChanges(t, open(t)) })
 	t.Run("Reopen", func(t *testing.T) {
 		if h.Reopen == nil {
 			t.Skip("store has no persistence")

@@ -5,7 +5,21 @@ CREATE TABLE taskbolt_users (
     last_id bigint NOT NULL DEFAULT 0 CHECK (last_id >= 0),
     -- The owner's tasks by status and priority: counts[1 + 4*completed + priority].
     -- X-Total-Count of a list filtered by those alone, without counting rows.
-    counts  bigint[] NOT NULL DEFAULT '{0,0,0,0,0,0,0,0}'
+    counts  bigint[] NOT NULL DEFAULT '{0,0,0,0,0,0,0,0}',
+    -- The owner's change sequence: the id of its last entry in taskbolt_changes.
+    seq     bigint NOT NULL DEFAULT 0
+);
+
+-- Each owner's change log (the event stream's source), written in the
+-- transaction of the change; kept for an hour and the last 1,000 changes.
+CREATE TABLE taskbolt_changes (
+    owner   text COLLATE "C" NOT NULL,
+    seq     bigint NOT NULL,
+    kind    smallint NOT NULL,            -- 1 created, 2 updated, 3 deleted, 4 reminder
+    task_id bigint NOT NULL,
+    data    text NOT NULL,                -- the event's JSON
+    at      timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (owner, seq)
 );
 
 CREATE TABLE taskbolt_tasks (
@@ -24,6 +38,7 @@ CREATE TABLE taskbolt_tasks (
     due_date    timestamptz,
     recurrence  text NOT NULL DEFAULT '',
     remind_at   timestamptz,
+    reminded_at timestamptz,                    -- the remind_at whose reminder was sent
     spawned     boolean NOT NULL DEFAULT false,
     created_at  timestamptz NOT NULL,
     updated_at  timestamptz NOT NULL,

@@ -1,0 +1,214 @@
+package api_test
+
+import (
+	"bufio"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"taskbolt/api"
+	"taskbolt/auth/hs256"
+)
+
+// stream is one open event stream, read over a real socket.
+type stream struct {
+	t      *testing.T
+	resp   *http.Response
+	events chan sseEvent
+}
+
+type sseEvent struct {
+	id, name, data string
+	comment        string
+	err            error
+}
+
+func openStream(t *testing.T, url, tok string, hdr ...string) *stream {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &stream{t: t, resp: resp, events: make(chan sseEvent, 100)}
+	t.Cleanup(func() { resp.Body.Close() })
+	if resp.StatusCode != 200 {
+		return s
+	}
+	go func() {
+		r := bufio.NewReader(resp.Body)
+		var e sseEvent
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				s.events <- sseEvent{err: err}
+				close(s.events)
+				return
+			}
+			line = strings.TrimSuffix(line, "\n")
+			switch {
+			case line == "":
+				if e != (sseEvent{}) {
+					s.events <- e
+				}
+				e = sseEvent{}
+			case strings.HasPrefix(line, ": "):
+				e.comment = line[2:]
+			case strings.HasPrefix(line, "id: "):
+				e.id = line[4:]
+			case strings.HasPrefix(line, "event: "):
+				e.name = line[7:]
+			case strings.HasPrefix(line, "data: "):
+				e.data = line[6:]
+			}
+		}
+	}()
+	return s
+}
+
+// next is the next event (comments skipped), or fails after a second.
+func (s *stream) next() sseEvent {
+	s.t.Helper()
+	for {
+		select {
+		case e, ok := <-s.events:
+			if !ok || e.err != nil {
+				s.t.Fatalf("the stream ended: %v", e.err)
+			}
+			if e.name != "" {
+				return e
+			}
+		case <-time.After(time.Second):
+			s.t.Fatal("no event within a second")
+		}
+	}
+}
+
+// quiet checks that no event arrives for d.
+func (s *stream) quiet(d time.Duration) {
+	s.t.Helper()
+	deadline := time.After(d)
+	for {
+		select {
+		case e := <-s.events:
+			if e.name != "" || e.err != nil {
+				s.t.Fatalf("unexpected event %+v", e)
+			}
+		case <-deadline:
+			return
+		}
+	}
+}
+
+// ended waits for the stream to end and returns its last comment.
+func (s *stream) ended(within time.Duration) string {
+	s.t.Helper()
+	last := ""
+	deadline := time.After(within)
+	for {
+		select {
+		case e := <-s.events:
+			if e.err == io.EOF || e.err != nil {
+				return last
+			}
+			if e.comment != "" {
+				last = e.comment
+			}
+		case <-deadline:
+			s.t.Fatalf("the stream did not end within %v", within)
+		}
+	}
+}
+
+func TestEvents(t *testing.T) {
+	done := make(chan struct{})
+	e := newEnv(t, api.Config{Done: done})
+	base := e.listen()
+	tok, bobTok := token(t, "alice"), token(t, "bob")
+	events := base + "/api/alice/events"
+
+	s := openStream(t, events, tok)
+	if s.resp.StatusCode != 200 || s.resp.Header.Get("Content-Type") != "text/event-stream" || s.resp.Header.Get("Cache-Control") != "no-cache" {
+		t.Fatalf("subscribe: %d %v", s.resp.StatusCode, s.resp.Header)
+	}
+	created := e.do("POST", "/api/alice/tasks", tok, `{"title":"Buy milk"}`)
+	ev := s.next()
+	if ev.id != "1" || ev.name != "task.created" || ev.data != string(created.body) {
+		t.Fatalf("after a create: %+v, want id 1 task.created %s", ev, created.body)
+	}
+	toggled := e.do("PATCH", "/api/alice/tasks/1/complete", tok, "")
+	if ev := s.next(); ev.id != "2" || ev.name != "task.updated" || ev.data != string(toggled.body) {
+		t.Fatalf("after a toggle: %+v", ev)
+	}
+	e.do("POST", "/api/bob/tasks", bobTok, `{"title":"bob's"}`) // another user's change: not on alice's stream
+	e.do("PUT", "/api/alice/tasks/1", tok, `{"title":"x"}`, "If-Match", `"1"`) // 412: nothing changed
+	e.do("POST", "/api/alice/tasks", tok, `{"title":""}`)                     // 422
+	e.do("DELETE", "/api/alice/tasks/1", tok, "")
+	if ev := s.next(); ev.id != "3" || ev.name != "task.deleted" || ev.data != `{"id":1}` {
+		t.Fatalf("after a delete (and a 412, a 422 and bob's change, which send nothing): %+v", ev)
+	}
+
+	t.Run("Resume", func(t *testing.T) {
+		r := openStream(t, events, tok, "Last-Event-ID", "1")
+		if ev := r.next(); ev.id != "2" || ev.name != "task.updated" {
+			t.Fatalf("resumed after 1: %+v", ev)
+		}
+		if ev := r.next(); ev.id != "3" {
+			t.Fatalf("then: %+v", ev)
+		}
+		for _, id := range []string{"999", "not-a-number"} {
+			r := openStream(t, events, tok, "Last-Event-ID", id)
+			if ev := r.next(); ev.name != "reset" || ev.data != "{}" || ev.id != "" {
+				t.Errorf("Last-Event-ID %s: %+v, want a reset", id, ev)
+			}
+		}
+	})
+	t.Run("OnlyTheOwner", func(t *testing.T) {
+		if r := openStream(t, events, bobTok); r.resp.StatusCode != 403 {
+			t.Errorf("bob on alice's events: %d", r.resp.StatusCode)
+		}
+		if r := openStream(t, events+"?token="+tok, ""); r.resp.StatusCode != 401 {
+			t.Errorf("a token in the query string: %d", r.resp.StatusCode)
+		}
+	})
+	t.Run("TenStreamsPerUser", func(t *testing.T) {
+		var open []*stream
+		for range api.MaxStreamsPerUser - 2 { // s and Resume's first stream are open
+			open = append(open, openStream(t, base+"/api/alice/events", tok))
+		}
+		over := openStream(t, events, tok)
+		if over.resp.StatusCode != 429 {
+			t.Fatalf("stream %d: %d", api.MaxStreamsPerUser+1, over.resp.StatusCode)
+		}
+		for _, o := range open {
+			o.resp.Body.Close()
+		}
+		time.Sleep(100 * time.Millisecond)
+	})
+	t.Run("EndsWhenTheTokenExpires", func(t *testing.T) {
+		short, err := hs256.Sign(secret, hs256.Claims("carol", 2*time.Second, "", "", time.Now()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := openStream(t, base+"/api/carol/events", short)
+		if last := r.ended(5 * time.Second); !strings.Contains(last, "expired") {
+			t.Errorf("last comment %q", last)
+		}
+	})
+	t.Run("EndsOnShutdown", func(t *testing.T) {
+		r := openStream(t, base+"/api/dave/events", token(t, "dave"))
+		r.quiet(100 * time.Millisecond)
+		close(done)
+		if last := r.ended(2 * time.Second); !strings.Contains(last, "shutting down") {
+			t.Errorf("last comment %q", last)
+		}
+	})
+}
