@@ -68,9 +68,9 @@ type app struct {
 	broker  *broker          // wakes event streams; nil without a change log
 	// background is the context of work that outlives a handler (a stream).
 	background context.Context
-	log    *slog.Logger
-	obs    Observer
-	cfg    Config
+	log        *slog.Logger
+	obs        Observer
+	cfg        Config
 }
 
 // New returns the Fiber app serving CONTRACT.md.

@@ -148,9 +148,9 @@ func TestEvents(t *testing.T) {
 	if ev := s.next(); ev.id != "2" || ev.name != "task.updated" || ev.data != string(toggled.body) {
 		t.Fatalf("after a toggle: %+v", ev)
 	}
-	e.do("POST", "/api/bob/tasks", bobTok, `{"title":"bob's"}`) // another user's change: not on alice's stream
+	e.do("POST", "/api/bob/tasks", bobTok, `{"title":"bob's"}`)                // another user's change: not on alice's stream
 	e.do("PUT", "/api/alice/tasks/1", tok, `{"title":"x"}`, "If-Match", `"1"`) // 412: nothing changed
-	e.do("POST", "/api/alice/tasks", tok, `{"title":""}`)                     // 422
+	e.do("POST", "/api/alice/tasks", tok, `{"title":""}`)                      // 422
 	e.do("DELETE", "/api/alice/tasks/1", tok, "")
 	if ev := s.next(); ev.id != "3" || ev.name != "task.deleted" || ev.data != `{"id":1}` {
 		t.Fatalf("after a delete (and a 412, a 422 and bob's change, which send nothing): %+v", ev)
