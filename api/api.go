@@ -62,10 +62,11 @@ type Config struct {
 }
 
 type app struct {
-	store   store.Store
-	lister  store.JSONLister // nil when the store cannot list JSON directly
-	changes store.Changelog  // nil when the store keeps no change log
-	broker  *broker          // wakes event streams; nil without a change log
+	store     store.Store
+	lister    store.JSONLister // nil when the store cannot list JSON directly
+	changes   store.Changelog  // nil when the store keeps no change log
+	seqLister store.SeqLister  // lists with the change sequence; nil: Seq, then List
+	broker    *broker          // wakes event streams; nil without a change log
 	// background is the context of work that outlives a handler (a stream).
 	background context.Context
 	log        *slog.Logger
@@ -96,6 +97,7 @@ func New(cfg Config) *fiber.App {
 	a := &app{store: cfg.Store, log: cfg.Logger, obs: cfg.Observer, cfg: cfg}
 	a.lister, _ = cfg.Store.(store.JSONLister)
 	a.background = context.Background()
+	a.seqLister, _ = cfg.Store.(store.SeqLister)
 	if a.changes, _ = cfg.Store.(store.Changelog); a.changes != nil {
 		a.broker = newBroker()
 		a.changes.OnChange(func(owner string, _ uint64) { a.broker.publish(owner) })

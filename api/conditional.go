@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"slices"
 	"strconv"
@@ -135,3 +136,24 @@ func notModified(c *fiber.Ctx, tag string) bool {
 	c.Response().ResetBody()
 	return true
 }
+
+// listTag is a list's ETag: a hash of what decides the list.
+type listTag struct{ h uint64 }
+
+func newListTag(seq uint64, query []byte) listTag {
+	t := listTag{h: 14695981039346656037} // FNV-1a
+	t.add(binary.BigEndian.AppendUint64(nil, seq))
+	t.add(query)
+	return t
+}
+
+func (t *listTag) add(b []byte) {
+	for _, c := range b {
+		t.h ^= uint64(c)
+		t.h *= 1099511628211
+	}
+	t.h ^= 0xff // a separator, so that (ab, c) and (a, bc) differ
+	t.h *= 1099511628211
+}
+
+func (t listTag) String() string { return `"l` + strconv.FormatUint(t.h, 36) + `"` }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"taskbolt/api"
 )
@@ -81,4 +82,49 @@ func TestConditionalRequests(t *testing.T) {
 			t.Errorf("%d %s", r.status, r.body)
 		}
 	})
+}
+
+// TestListETag: a list's ETag changes whenever any of the user's tasks
+// changes (and, for overdue, when time passes a due date), and only then.
+func TestListETag(t *testing.T) {
+	e := newEnv(t, api.Config{})
+	tok := token(t, "alice")
+	e.create("alice", "one")
+	list := "/api/alice/tasks?limit=1&sort=title"
+	first := e.do("GET", list, tok, "")
+	tag := first.header.Get("ETag")
+	if first.status != 200 || tag == "" {
+		t.Fatalf("list: %d, ETag %q", first.status, tag)
+	}
+	if r := e.do("GET", list, tok, "", "If-None-Match", tag); r.status != 304 || len(r.body) != 0 || r.header.Get("ETag") != tag {
+		t.Fatalf("unchanged list: %d %q", r.status, r.body)
+	}
+	if r := e.do("GET", "/api/alice/tasks?limit=2", tok, "", "If-None-Match", tag); r.status != 200 {
+		t.Errorf("another query under the same tag: %d", r.status)
+	}
+	e.create("bob", "bob's") // another user: alice's lists are as they were
+	if r := e.do("GET", list, tok, "", "If-None-Match", tag); r.status != 304 {
+		t.Errorf("after bob's change: %d", r.status)
+	}
+	e.create("alice", "zzz, off this page") // a change outside the page still changes the tag
+	r := e.do("GET", list, tok, "", "If-None-Match", tag)
+	if r.status != 200 || r.header.Get("ETag") == tag || r.header.Get("X-Total-Count") != "2" {
+		t.Fatalf("after alice's change: %d, ETag %q", r.status, r.header.Get("ETag"))
+	}
+
+	due := time.Now().Add(1500 * time.Millisecond).UTC().Format(time.RFC3339Nano)
+	e.do("POST", "/api/alice/tasks", tok, `{"title":"soon overdue","due_date":"`+due+`"}`)
+	overdue := "/api/alice/tasks?overdue=true"
+	before := e.do("GET", overdue, tok, "")
+	if strings.Contains(string(before.body), "soon overdue") {
+		t.Fatalf("overdue before its due date: %s", before.body)
+	}
+	time.Sleep(2 * time.Second)
+	after := e.do("GET", overdue, tok, "", "If-None-Match", before.header.Get("ETag"))
+	if after.status != 200 || !strings.Contains(string(after.body), "soon overdue") || after.header.Get("ETag") == before.header.Get("ETag") {
+		t.Errorf("once its due date passed: %d %s", after.status, after.body)
+	}
+	if r := e.do("GET", overdue, tok, "", "If-None-Match", after.header.Get("ETag")); r.status != 304 {
+		t.Errorf("overdue list, unchanged: %d", r.status)
+	}
 }

@@ -63,6 +63,13 @@ type Changelog interface {
 	OnChange(fn func(owner string, seq uint64))
 }
 
+// SeqLister is an optional Changelog capability: List that also returns the
+// owner's change sequence, read with the page (one round trip where that
+// matters), for the list's ETag.
+type SeqLister interface {
+	ListWithSeq(ctx context.Context, owner string, q ListQuery) (tasks []Task, total int, seq uint64, err error)
+}
+
 // DeletedData is a deletion's event data.
 func DeletedData(id uint64) []byte {
 	return append(strconv.AppendUint([]byte(`{"id":`), id, 10), '}')

@@ -247,39 +247,63 @@ func (s *Store) DeleteIf(ctx context.Context, owner string, id uint64, version i
 	return store.ErrNotFound
 }
 
-// List implements store.Store. A page that is not full tells the total by
-// itself (the offset plus its length), so the usual list of a small user is
-// one statement; a full page is followed by a count.
+// List implements store.Store.
 func (s *Store) List(ctx context.Context, owner string, q store.ListQuery) ([]store.Task, int, error) {
+	tasks, total, _, err := s.ListWithSeq(ctx, owner, q)
+	return tasks, total, err
+}
+
+// ListWithSeq implements store.SeqLister: the page carries the owner's
+// change sequence, read in the same statement. A page that is not full
+// tells the total by itself (the offset plus its length), so the usual list
+// of a small user is one statement; a full page is followed by a count.
+func (s *Store) ListWithSeq(ctx context.Context, owner string, q store.ListQuery) ([]store.Task, int, uint64, error) {
 	if err := s.check(ctx, owner); err != nil {
-		return nil, 0, err
+		return nil, 0, 0, err
 	}
 	if q.None {
-		return []store.Task{}, 0, nil
+		seq, err := s.Seq(ctx, owner)
+		return []store.Task{}, 0, seq, err
 	}
 	where, args := filter(owner, q)
 	lo, hi := q.Page(q.PageEnd())
-	rows, err := s.pool.Query(ctx, `SELECT `+columns+` FROM taskbolt_tasks WHERE `+where+` ORDER BY `+orderBy(q)+
-		fmt.Sprintf(` LIMIT %d OFFSET %d`, hi-lo, lo), args...)
+	rows, err := s.pool.Query(ctx, `SELECT `+columns+`, (SELECT seq FROM taskbolt_users WHERE owner = $1)
+		FROM taskbolt_tasks WHERE `+where+` ORDER BY `+orderBy(q)+fmt.Sprintf(` LIMIT %d OFFSET %d`, hi-lo, lo), args...)
 	if err != nil {
-		return nil, 0, classify(ctx, err)
+		return nil, 0, 0, classify(ctx, err)
 	}
-	tasks, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Task, error) { return scanTask(r) })
+	var seq int64
+	tasks, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Task, error) {
+		return scanTask(withTail{r, &seq})
+	})
 	if err != nil {
-		return nil, 0, classify(ctx, err)
+		return nil, 0, 0, classify(ctx, err)
 	}
-	if tasks == nil {
+	if len(tasks) == 0 {
 		tasks = []store.Task{}
+		seqNow, err := s.Seq(ctx, owner)
+		if err != nil {
+			return nil, 0, 0, err
+		}
+		seq = int64(seqNow)
 	}
 	if len(tasks) < hi-lo && (len(tasks) > 0 || lo == 0) {
-		return tasks, lo + len(tasks), nil
+		return tasks, lo + len(tasks), uint64(seq), nil
 	}
 	total, err := s.count(ctx, owner, q, where, args)
 	if err != nil {
-		return nil, 0, classify(ctx, err)
+		return nil, 0, 0, classify(ctx, err)
 	}
-	return tasks, total, nil
+	return tasks, total, uint64(seq), nil
 }
+
+// withTail scans a task row that has one more column after the task's.
+type withTail struct {
+	r    row
+	tail any
+}
+
+func (w withTail) Scan(dest ...any) error { return w.r.Scan(append(dest, w.tail)...) }
 
 // count is the number of the owner's tasks q matches: from the kept counts
 // when q filters by status and priority alone, else counted.
