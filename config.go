@@ -57,6 +57,7 @@ type config struct {
 	RateLimitPerIP           int           `env:"RATE_LIMIT_PER_IP" envDefault:"0"`
 	RateLimitPerUser         int           `env:"RATE_LIMIT_PER_USER" envDefault:"0"`
 	RateLimitWindow          time.Duration `env:"RATE_LIMIT_WINDOW" envDefault:"1m"`
+	IdempotencyTTL           time.Duration `env:"IDEMPOTENCY_TTL" envDefault:"24h"`
 }
 
 // envFile is read for settings the environment does not set. TASKBOLT_ENV_FILE
@@ -124,6 +125,9 @@ func (c config) validate() error {
 	}
 	if c.AdminToken != "" && len(c.AdminToken) < api.MinAdminTokenLen {
 		errs = append(errs, fmt.Errorf("ADMIN_TOKEN must be at least %d characters (openssl rand -hex 16)", api.MinAdminTokenLen))
+	}
+	if c.IdempotencyTTL <= 0 {
+		errs = append(errs, errors.New("IDEMPOTENCY_TTL must be positive"))
 	}
 	if c.BodyLimit <= 0 {
 		errs = append(errs, errors.New("BODY_LIMIT must be a positive number of bytes"))

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"taskbolt/api"
@@ -82,7 +83,7 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 	}
 
 	apiCfg := api.Config{
-		Store: st, Verifier: verifier, Sources: sources, Done: ctx.Done(), Logger: log, Version: version,
+		Store: st, Verifier: verifier, Sources: sources, Done: ctx.Done(), IdempotencyTTL: cfg.IdempotencyTTL, Logger: log, Version: version,
 		BodyLimit: cfg.BodyLimit, CORSOrigins: cfg.CORSOrigins, AdminToken: cfg.AdminToken,
 		RateLimit: api.RateLimit{PerIP: cfg.RateLimitPerIP, PerUser: cfg.RateLimitPerUser, Window: cfg.RateLimitWindow},
 	}
@@ -118,6 +119,8 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 		printDemo(stdout, cfg, baseURL)
 	}
 
+	stopBackground := background(ctx, st, log)
+	defer stopBackground()
 	served := make(chan error, 1)
 	go func() { served <- api.Serve(app, ln) }()
 	select {
@@ -209,4 +212,54 @@ func printDemo(w io.Writer, cfg config, url string) {
 	fmt.Fprintf(w, "\nTry it (a token for %q, valid 24h):\n\n  curl -H 'Authorization: Bearer %s' %s/api/%s/tasks\n\n"+
 		"  curl -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' -d '{\"title\":\"Buy milk\"}' %s/api/%s/tasks\n\n",
 		demoUser, tok, url, demoUser, tok, url, demoUser)
+}
+
+// background runs the store's periodic work until ctx ends or stop is
+// called: firing due reminders every second (CONTRACT: within 5 s; with
+// replicas each sweeps, and each reminder still fires once) and dropping
+// expired idempotency records every 10 minutes.
+func background(ctx context.Context, st store.Store, log *slog.Logger) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	every := func(d time.Duration, work func(now time.Time)) {
+		wg.Go(func() {
+			t := time.NewTicker(d)
+			defer t.Stop()
+			work(time.Now())
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case now := <-t.C:
+					work(now)
+				}
+			}
+		})
+	}
+	if r, ok := st.(store.Reminders); ok {
+		every(time.Second, func(now time.Time) {
+			for {
+				n, err := r.FireReminders(ctx, now, 500)
+				if err != nil {
+					if ctx.Err() == nil {
+						log.Warn("reminders: the sweep failed; it runs again in a second", "err", err)
+					}
+					return
+				}
+				if n < 500 {
+					return
+				}
+			}
+		})
+	}
+	if sw, ok := st.(store.IdempotencySweeper); ok {
+		every(10*time.Minute, func(now time.Time) {
+			if n, err := sw.SweepIdempotency(ctx, now); err != nil && ctx.Err() == nil {
+				log.Warn("idempotency: the sweep failed", "err", err)
+			} else if n > 0 {
+				log.Debug("idempotency: expired records dropped", "count", n)
+			}
+		})
+	}
+	return func() { cancel(); wg.Wait() }
 }

@@ -54,6 +54,9 @@ type Config struct {
 	AdminToken string
 	// Observer receives request, authentication and store measurements.
 	Observer Observer
+	// IdempotencyTTL is how long an Idempotency-Key's outcome is kept.
+	// Default 24h.
+	IdempotencyTTL time.Duration
 	// Done, when closed, ends the event streams (the server is shutting
 	// down); close it before shutting the app down.
 	Done <-chan struct{}
@@ -67,6 +70,7 @@ type app struct {
 	changes   store.Changelog  // nil when the store keeps no change log
 	seqLister store.SeqLister  // lists with the change sequence; nil: Seq, then List
 	broker    *broker          // wakes event streams; nil without a change log
+	inFlight inFlight // Idempotency-Keys of requests running here
 	// background is the context of work that outlives a handler (a stream).
 	background context.Context
 	log        *slog.Logger
@@ -93,6 +97,9 @@ func New(cfg Config) *fiber.App {
 	}
 	if cfg.Observer == nil {
 		cfg.Observer = nopObserver{}
+	}
+	if cfg.IdempotencyTTL <= 0 {
+		cfg.IdempotencyTTL = 24 * time.Hour
 	}
 	a := &app{store: cfg.Store, log: cfg.Logger, obs: cfg.Observer, cfg: cfg}
 	a.lister, _ = cfg.Store.(store.JSONLister)

@@ -107,14 +107,24 @@ func (a *app) createTask(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	start := time.Now()
-	t, err := a.store.Create(c.UserContext(), owner(c), in)
-	a.timeStore("create", start, err)
-	if err != nil {
+	if in.Idem, err = a.idempotency(c, taskOutcome(fiber.StatusCreated, true)); err != nil {
 		return err
 	}
-	c.Location("/api/" + url.PathEscape(t.UserID) + "/tasks/" + strconv.FormatUint(t.ID, 10))
-	return sendTask(c, fiber.StatusCreated, &t)
+	return a.withKey(c, in.Idem, func() error {
+		start := time.Now()
+		t, err := a.store.Create(c.UserContext(), owner(c), in)
+		a.timeStore("create", start, err)
+		if err != nil {
+			return err
+		}
+		c.Location(taskLocation(&t))
+		return sendTask(c, fiber.StatusCreated, &t)
+	})
+}
+
+// taskLocation is the URL of a task.
+func taskLocation(t *store.Task) string {
+	return "/api/" + url.PathEscape(t.UserID) + "/tasks/" + strconv.FormatUint(t.ID, 10)
 }
 
 func (a *app) getTask(c *fiber.Ctx) error {
@@ -136,15 +146,17 @@ func (a *app) getTask(c *fiber.Ctx) error {
 
 // updateTask serves PUT and PATCH alike: a partial update.
 func (a *app) updateTask(c *fiber.Ctx) error {
-	return a.patch(c, parseUpdate)
+	return a.patch(c, parseUpdate, false)
 }
 
-// completeTask toggles completion, or sets it from {"completed": b}.
+// completeTask toggles completion, or sets it from {"completed": b}. It
+// takes an Idempotency-Key: a retried toggle must not flip the task back.
 func (a *app) completeTask(c *fiber.Ctx) error {
-	return a.patch(c, parseComplete)
+	return a.patch(c, parseComplete, true)
 }
 
-func (a *app) patch(c *fiber.Ctx, parse func([]byte) (store.Patch, error)) error {
+// patch applies what parse reads; keyed takes an Idempotency-Key.
+func (a *app) patch(c *fiber.Ctx, parse func([]byte) (store.Patch, error), keyed bool) error {
 	id, idErr := parseTaskID(c.Params("id"))
 	p, bodyErr := parse(c.Body())
 	if err := joinValidation(idErr, bodyErr); err != nil {
@@ -155,16 +167,23 @@ func (a *app) patch(c *fiber.Ctx, parse func([]byte) (store.Patch, error)) error
 		return err
 	}
 	p.IfVersion = version
-	start := time.Now()
-	t, err := a.store.Update(c.UserContext(), owner(c), id, p)
-	a.timeStore("update", start, err)
-	if err != nil {
-		return preconditionOf(err, ifMatch)
+	if keyed {
+		if p.Idem, err = a.idempotency(c, taskOutcome(fiber.StatusOK, false)); err != nil {
+			return err
+		}
 	}
-	if t.NextOccurrence != 0 {
-		c.Set(headerNextOccurrence, strconv.FormatUint(t.NextOccurrence, 10))
-	}
-	return sendTask(c, fiber.StatusOK, &t)
+	return a.withKey(c, p.Idem, func() error {
+		start := time.Now()
+		t, err := a.store.Update(c.UserContext(), owner(c), id, p)
+		a.timeStore("update", start, err)
+		if err != nil {
+			return preconditionOf(err, ifMatch)
+		}
+		if t.NextOccurrence != 0 {
+			c.Set(headerNextOccurrence, strconv.FormatUint(t.NextOccurrence, 10))
+		}
+		return sendTask(c, fiber.StatusOK, &t)
+	})
 }
 
 // headerNextOccurrence names the task that completing a recurring one created.

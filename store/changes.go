@@ -63,6 +63,15 @@ type Changelog interface {
 	OnChange(fn func(owner string, seq uint64))
 }
 
+// Reminders is a store that fires reminders: each task whose remind_at has
+// passed while it is not completed gets one task.reminder change, exactly
+// once, even with several replicas sweeping (a reminder that passed while no
+// replica ran fires at the next sweep).
+type Reminders interface {
+	// FireReminders fires up to limit due reminders and returns how many.
+	FireReminders(ctx context.Context, now time.Time, limit int) (int, error)
+}
+
 // SeqLister is an optional Changelog capability: List that also returns the
 // owner's change sequence, read with the page (one round trip where that
 // matters), for the list's ETag.

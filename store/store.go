@@ -66,6 +66,8 @@ type Task struct {
 // NewTask is the input of Store.Create, already validated and normalized
 // (see CleanTitle, CleanTags, ParseDateTime).
 type NewTask struct {
+	// Idem, when set, records the outcome under an Idempotency-Key.
+	Idem        *Idempotency
 	Title       string
 	Description *string
 	Priority    Priority
@@ -96,6 +98,8 @@ type Patch struct {
 	// IfVersion, when not 0, makes the change only if the task is at this
 	// Version, checked inside the write; otherwise ErrPreconditionFailed.
 	IfVersion int64
+	// Idem, when set, records the outcome under an Idempotency-Key.
+	Idem *Idempotency
 }
 
 // Version is the task's version, its ETag: updated_at in microseconds,

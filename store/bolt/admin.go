@@ -10,6 +10,7 @@ import (
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
+	bberrors "go.etcd.io/bbolt/errors"
 
 	"taskbolt/store"
 	"taskbolt/store/atomicfile"
@@ -113,6 +114,7 @@ func (s *Store) Load(ctx context.Context, owner string, lastID uint64, tasks []s
 			value := encodeTask(&t)
 			out[i] = t
 			kind := store.ChangeCreated
+			var replaced *store.Task
 			if v := u.tasks.Get(idKey(t.ID)); v != nil {
 				kind = store.ChangeUpdated
 				if bytes.Equal(v, value) {
@@ -122,6 +124,7 @@ func (s *Store) Load(ctx context.Context, owner string, lastID uint64, tasks []s
 				if err != nil {
 					return err
 				}
+				replaced = &prev
 				if u.indexed() {
 					if err := unindex(u, &prev); err != nil {
 						return err
@@ -134,6 +137,9 @@ func (s *Store) Load(ctx context.Context, owner string, lastID uint64, tasks []s
 				return err
 			}
 			if err := logTask(u, kind, &out[i]); err != nil {
+				return err
+			}
+			if err := importReminder(tx, owner, replaced, &out[i]); err != nil {
 				return err
 			}
 			fresh = append(fresh, &out[i])
@@ -173,6 +179,11 @@ func (s *Store) Reset(ctx context.Context) error {
 	return classify(s.db.Update(func(tx *bbolt.Tx) error {
 		if err := tx.DeleteBucket(usersBucket); err != nil {
 			return err
+		}
+		for _, b := range [][]byte{idemBucket, remindersBucket} {
+			if err := tx.DeleteBucket(b); err != nil && !errors.Is(err, bberrors.ErrBucketNotFound) {
+				return err
+			}
 		}
 		_, err := tx.CreateBucket(usersBucket)
 		return err

@@ -33,7 +33,7 @@ import (
 // SchemaVersion is the layout version written to meta/schema_version. Open
 // migrates an older file in place and refuses a newer one rather than
 // misread it.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 var (
 	metaBucket    = []byte("meta")
@@ -231,20 +231,33 @@ func (s *Store) Create(ctx context.Context, owner string, in store.NewTask) (sto
 	if err := checkOwner(ctx, owner); err != nil {
 		return store.Task{}, err
 	}
-	var t store.Task
-	var seq uint64
-	// Batch may run this more than once; it sets t and seq on every run.
+	var (
+		t       store.Task
+		seq     uint64
+		verdict idemVerdict
+	)
+	// Batch may run this more than once; it sets t, seq and verdict on every run.
 	err := s.db.Batch(func(tx *bbolt.Tx) error {
+		now := s.clock()
+		var err error
+		if verdict, err = idemCheck(tx, owner, in.Idem, now); err != nil || verdict.stop() {
+			return err // a replay or a reused key writes nothing
+		}
 		u, err := openUser(tx, owner, s.indexAfter)
 		if err != nil {
 			return err
 		}
-		t, err = create(u, owner, in, s.clock())
+		if t, err = create(u, owner, in, now); err != nil {
+			return err
+		}
 		seq = u.seq
-		return err
+		return idemRecordOutcome(tx, owner, in.Idem, &t)
 	})
 	if err != nil {
 		return store.Task{}, classify(err)
+	}
+	if err := verdict.err(); err != nil {
+		return store.Task{}, err
 	}
 	s.changed(owner, seq)
 	return t, nil
@@ -290,8 +303,13 @@ func (s *Store) Update(ctx context.Context, owner string, id uint64, p store.Pat
 		return store.Task{}, err
 	}
 	var t store.Task
-	stale := false // a flag, not an error: an error would roll back the whole batch
+	var verdict idemVerdict
+	stale := false // flags, not errors: an error would roll back the whole batch
 	err := s.writeTask(owner, id, func(u *userBuckets, v []byte) error {
+		var err error
+		if verdict, err = idemCheck(u.user.Tx(), owner, p.Idem, s.clock()); err != nil || verdict.stop() {
+			return err
+		}
 		old, err := decodeTask(v)
 		if err != nil {
 			return err
@@ -308,11 +326,16 @@ func (s *Store) Update(ctx context.Context, owner string, id uint64, p store.Pat
 			}
 			t.NextOccurrence = next.ID
 		}
-		return putTask(u, &old, &t)
+		if err := putTask(u, &old, &t); err != nil {
+			return err
+		}
+		return idemRecordOutcome(u.user.Tx(), owner, p.Idem, &t)
 	})
 	switch {
 	case err != nil:
 		return store.Task{}, err
+	case verdict.stop():
+		return store.Task{}, verdict.err()
 	case stale:
 		return store.Task{}, store.ErrPreconditionFailed
 	}

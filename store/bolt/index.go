@@ -231,6 +231,9 @@ func putTask(u *userBuckets, old, t *store.Task) error {
 	if err := logTask(u, kind, t); err != nil {
 		return err
 	}
+	if err := keepReminder(u.user.Tx(), t.UserID, old, t); err != nil {
+		return err
+	}
 	if old == nil {
 		if err := u.addTasks(1); err != nil {
 			return err
@@ -256,6 +259,9 @@ func deleteTask(u *userBuckets, old *store.Task) error {
 		return err
 	}
 	if err := logChange(u, store.ChangeDeleted, old.ID, store.DeletedData(old.ID)); err != nil {
+		return err
+	}
+	if err := keepReminder(u.user.Tx(), old.UserID, old, nil); err != nil {
 		return err
 	}
 	if err := u.addTasks(-1); err != nil {

@@ -15,6 +15,7 @@ import (
 // the file at the old version or the new one, never between.
 var migrations = []func(tx *bbolt.Tx, indexAfter int) (users, tasks int, err error){
 	migrateTo2,
+	migrateTo3,
 }
 
 // migrate runs every migration from version up, in one transaction.

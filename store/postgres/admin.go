@@ -141,7 +141,17 @@ func (s *Store) Load(ctx context.Context, owner string, lastID uint64, tasks []s
 		}
 		// Loaded tasks may replace others of another status or priority:
 		// count the owner's tasks again.
-		_, err = tx.Exec(ctx, `UPDATE taskbolt_users SET counts = `+countsOf+` WHERE owner = $1`, owner)
+		if _, err = tx.Exec(ctx, `UPDATE taskbolt_users SET counts = `+countsOf+` WHERE owner = $1`, owner); err != nil {
+			return err
+		}
+		// A loaded reminder whose time has passed belongs to the system the
+		// task came from: only the ones still to come are pending.
+		ids := make([]int64, 0, len(out))
+		for _, t := range out {
+			ids = append(ids, int64(t.ID))
+		}
+		_, err = tx.Exec(ctx, `UPDATE taskbolt_tasks SET reminded_at = remind_at WHERE owner = $1 AND id = ANY($2)
+			AND remind_at <= $3 AND reminded_at IS DISTINCT FROM remind_at`, owner, ids, now)
 		return err
 	})
 	if err != nil {
@@ -172,7 +182,7 @@ func (s *Store) Reset(ctx context.Context) error {
 	if err := s.open(ctx); err != nil {
 		return err
 	}
-	_, err := s.pool.Exec(ctx, `TRUNCATE taskbolt_tasks, taskbolt_users, taskbolt_changes`)
+	_, err := s.pool.Exec(ctx, `TRUNCATE taskbolt_tasks, taskbolt_users, taskbolt_changes, taskbolt_idempotency`)
 	return classify(ctx, err)
 }
 

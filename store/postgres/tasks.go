@@ -151,8 +151,23 @@ func (s *Store) Create(ctx context.Context, owner string, in store.NewTask) (sto
 		return store.Task{}, err
 	}
 	t := in.New(owner, 0, s.clock())
-	if err := create(ctx, s.pool, &t); err != nil {
-		return store.Task{}, classify(ctx, err)
+	if in.Idem == nil {
+		if err := create(ctx, s.pool, &t); err != nil {
+			return store.Task{}, classify(ctx, err)
+		}
+		return t, nil
+	}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := claimKey(ctx, tx, owner, in.Idem); err != nil {
+			return err
+		}
+		if err := create(ctx, tx, &t); err != nil {
+			return err
+		}
+		return recordOutcome(ctx, tx, owner, in.Idem, &t)
+	})
+	if err != nil {
+		return store.Task{}, classifyIdem(ctx, err)
 	}
 	return t, nil
 }
@@ -178,6 +193,9 @@ func (s *Store) Update(ctx context.Context, owner string, id uint64, p store.Pat
 	}
 	var t store.Task
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := claimKey(ctx, tx, owner, p.Idem); err != nil {
+			return err
+		}
 		var err error
 		t, err = scanTask(tx.QueryRow(ctx, `SELECT `+columns+` FROM taskbolt_tasks WHERE owner = $1 AND id = $2 FOR UPDATE`, owner, int64(id)))
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -189,7 +207,7 @@ func (s *Store) Update(ctx context.Context, owner string, id uint64, p store.Pat
 		if p.IfVersion != 0 && t.Version() != p.IfVersion {
 			return store.ErrPreconditionFailed
 		}
-		was := slot(t.Completed, t.Priority)
+		was, wasCompleted := slot(t.Completed, t.Priority), t.Completed
 		now := s.clock()
 		if spawn := t.Apply(p, now); spawn {
 			next := t.Recur(now).New(owner, 0, now)
@@ -198,23 +216,38 @@ func (s *Store) Update(ctx context.Context, owner string, id uint64, p store.Pat
 			}
 			t.NextOccurrence = next.ID
 		}
+		// A reopened task does not bring back a reminder whose time has passed:
+		// it counts as sent.
+		reopened := wasCompleted && !t.Completed && t.RemindAt != nil && !t.RemindAt.After(now)
 		v := values(&t) // owner, then the columns from title to updated_at; created_at never changes
 		_, err = tx.Exec(ctx, `UPDATE taskbolt_tasks SET title = $3, description = $4, completed = $5, priority = $6, tags = $7,
 			tags_fold = $8, search = $9, search_desc = $10, due_date = $11, recurrence = $12, remind_at = $13, spawned = $14,
-			updated_at = $15 WHERE owner = $1 AND id = $2`, append([]any{owner, int64(id)}, append(v[1:13:13], v[14])...)...)
+			updated_at = $15, reminded_at = CASE WHEN $16 THEN $13 ELSE reminded_at END WHERE owner = $1 AND id = $2`,
+			append([]any{owner, int64(id)}, append(v[1:13:13], v[14], reopened)...)...)
 		if err != nil {
 			return err
 		}
 		is := slot(t.Completed, t.Priority)
 		logged := t
 		logged.NextOccurrence = 0
-		_, err = tx.Exec(ctx, logChangeSQL(is != was), owner, was, is, int16(store.ChangeUpdated), int64(id), taskData(&logged))
-		return err
+		if _, err = tx.Exec(ctx, logChangeSQL(is != was), owner, was, is, int16(store.ChangeUpdated), int64(id), taskData(&logged)); err != nil {
+			return err
+		}
+		return recordOutcome(ctx, tx, owner, p.Idem, &t)
 	})
 	if err != nil {
-		return store.Task{}, classify(ctx, err)
+		return store.Task{}, classifyIdem(ctx, err)
 	}
 	return t, nil
+}
+
+// classifyIdem is classify, keeping a replay or a reused key as it is.
+func classifyIdem(ctx context.Context, err error) error {
+	var r *store.Replayed
+	if errors.As(err, &r) || errors.Is(err, store.ErrKeyReused) {
+		return err
+	}
+	return classify(ctx, err)
 }
 
 // Delete implements store.Store. The id is never handed out again: the

@@ -57,3 +57,20 @@ CREATE INDEX taskbolt_tasks_status   ON taskbolt_tasks (owner, completed, create
 CREATE INDEX taskbolt_tasks_tags     ON taskbolt_tasks USING gin (tags_fold);
 -- due_date sorts undated tasks last in both directions: one index each way.
 CREATE INDEX taskbolt_tasks_due_desc ON taskbolt_tasks (owner, due_date DESC NULLS LAST, id DESC);
+
+-- Outcomes of requests made with an Idempotency-Key, written in the
+-- transaction of the change they record; swept once expired.
+CREATE TABLE taskbolt_idempotency (
+    owner       text COLLATE "C" NOT NULL,
+    key         text COLLATE "C" NOT NULL,
+    fingerprint bytea NOT NULL,
+    status      integer NOT NULL DEFAULT 0,   -- 0 while the first request runs
+    header      text,                          -- the recorded headers, JSON
+    body        bytea,
+    expires_at  timestamptz NOT NULL,
+    PRIMARY KEY (owner, key)
+);
+
+-- Reminders still to fire: the sweep reads them in time order.
+CREATE INDEX taskbolt_tasks_reminders ON taskbolt_tasks (remind_at)
+    WHERE remind_at IS NOT NULL AND NOT completed AND reminded_at IS DISTINCT FROM remind_at;
