@@ -20,12 +20,16 @@ import (
 
 // Metrics implements api.Observer.
 type Metrics struct {
-	reg          *prometheus.Registry
-	requests     *prometheus.CounterVec
-	latency      *prometheus.HistogramVec
-	authFailures *prometheus.CounterVec
-	storeLatency *prometheus.HistogramVec
-	keyFetches   *prometheus.CounterVec
+	reg            *prometheus.Registry
+	requests       *prometheus.CounterVec
+	latency        *prometheus.HistogramVec
+	authFailures   *prometheus.CounterVec
+	storeLatency   *prometheus.HistogramVec
+	keyFetches     *prometheus.CounterVec
+	streamsOpen    prometheus.Gauge
+	streamsEnded   *prometheus.CounterVec
+	eventsSent     prometheus.Counter
+	streamsRefused prometheus.Counter
 }
 
 // New registers every metric.
@@ -51,6 +55,13 @@ func New() *Metrics {
 			Name: "taskbolt_jwks_fetches_total", Help: "Fetches of the JWKS by result (ok, error).",
 		}, []string{"result"}),
 	}
+	m.streamsOpen = prometheus.NewGauge(prometheus.GaugeOpts{Name: "taskbolt_event_streams_open", Help: "Event streams open on this replica."})
+	m.streamsEnded = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "taskbolt_event_streams_closed_total",
+		Help: "Event streams ended, by reason: client, expired, shutdown, slow (the client read too slowly: dropped), error."}, []string{"reason"})
+	m.eventsSent = prometheus.NewCounter(prometheus.CounterOpts{Name: "taskbolt_events_sent_total", Help: "Events sent on event streams."})
+	m.streamsRefused = prometheus.NewCounter(prometheus.CounterOpts{Name: "taskbolt_event_streams_refused_total",
+		Help: "Event streams refused: the user already had the most allowed on this replica."})
+	reg.MustRegister(m.streamsOpen, m.streamsEnded, m.eventsSent, m.streamsRefused)
 	reg.MustRegister(m.requests, m.latency, m.authFailures, m.storeLatency, m.keyFetches,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -71,6 +82,21 @@ func (m *Metrics) WatchStoreSize(size func(context.Context) (int64, error)) {
 		return float64(n)
 	}))
 }
+
+// StreamOpened implements api.StreamObserver.
+func (m *Metrics) StreamOpened() { m.streamsOpen.Inc() }
+
+// StreamClosed implements api.StreamObserver.
+func (m *Metrics) StreamClosed(reason string) {
+	m.streamsOpen.Dec()
+	m.streamsEnded.WithLabelValues(reason).Inc()
+}
+
+// EventsSent implements api.StreamObserver.
+func (m *Metrics) EventsSent(n int) { m.eventsSent.Add(float64(n)) }
+
+// StreamRefused implements api.StreamObserver.
+func (m *Metrics) StreamRefused() { m.streamsRefused.Inc() }
 
 // WatchPool reports a database connection pool at each scrape:
 // taskbolt_db_pool_connections{state=max|open|idle|in_use},

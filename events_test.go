@@ -1,0 +1,163 @@
+package main
+
+// Events, reminders and idempotent retries through the real run() and the
+// real binary: the background sweep, replicas on one PostgreSQL, kill -9.
+
+import (
+	"bufio"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"taskbolt/store/postgres/pgtest"
+)
+
+// sse reads events (name and data) from a stream, in the background.
+func sse(t *testing.T, url, tok string) <-chan [2]string {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("subscribe: %v %v", resp, err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	out := make(chan [2]string, 100)
+	go func() {
+		r := bufio.NewScanner(resp.Body)
+		var name string
+		for r.Scan() {
+			line := r.Text()
+			if v, ok := strings.CutPrefix(line, "event: "); ok {
+				name = v
+			}
+			if v, ok := strings.CutPrefix(line, "data: "); ok {
+				out <- [2]string{name, v}
+			}
+		}
+		close(out)
+	}()
+	return out
+}
+
+func nextEvent(t *testing.T, events <-chan [2]string, within time.Duration) [2]string {
+	t.Helper()
+	select {
+	case e, ok := <-events:
+		if !ok {
+			t.Fatal("the stream ended")
+		}
+		return e
+	case <-time.After(within):
+		t.Fatalf("no event within %v", within)
+	}
+	return [2]string{}
+}
+
+// TestRemindersOnTheStream: serve's sweep fires a reminder within 5 s of
+// its time, once, on the user's stream; metrics count the stream.
+func TestRemindersOnTheStream(t *testing.T) {
+	s := start(t, baseEnv(t, filepath.Join(t.TempDir(), "r.db"), "METRICS=true"))
+	tok := mint(t, "alice")
+	events := sse(t, s.url+"/api/alice/events", tok)
+	remind := time.Now().Add(time.Second).UTC().Format(time.RFC3339Nano)
+	code, body := call(t, "POST", s.url+"/api/alice/tasks", tok, `{"title":"call mom","remind_at":"`+remind+`"}`)
+	if code != 201 {
+		t.Fatalf("%d %s", code, body)
+	}
+	if e := nextEvent(t, events, time.Second); e[0] != "task.created" {
+		t.Fatalf("first: %v", e)
+	}
+	e := nextEvent(t, events, 6*time.Second)
+	if e[0] != "task.reminder" || !strings.Contains(e[1], `"title":"call mom"`) {
+		t.Fatalf("the reminder: %v", e)
+	}
+	select {
+	case e := <-events:
+		t.Fatalf("a second event: %v (a reminder fires once)", e)
+	case <-time.After(2500 * time.Millisecond):
+	}
+	_, metrics := call(t, "GET", s.url+"/metrics", "", "")
+	for _, m := range []string{"taskbolt_event_streams_open 1", "taskbolt_events_sent_total 2"} {
+		if !strings.Contains(metrics, m) {
+			t.Errorf("metrics lack %q", m)
+		}
+	}
+}
+
+// TestEventsAcrossReplicas: a change through one replica reaches a stream
+// held by another (PostgreSQL LISTEN/NOTIFY), and a reminder fires once
+// though both sweep.
+func TestEventsAcrossReplicas(t *testing.T) {
+	u := pgtest.Schema(t)
+	a, b := start(t, baseEnv(t, u)), start(t, baseEnv(t, u))
+	tok := mint(t, "alice")
+	onB := sse(t, b.url+"/api/alice/events", tok)
+	onA := sse(t, a.url+"/api/alice/events", tok)
+	start := time.Now()
+	code, body := call(t, "POST", a.url+"/api/alice/tasks", tok,
+		`{"title":"through a","remind_at":"`+time.Now().Add(1500*time.Millisecond).UTC().Format(time.RFC3339Nano)+`"}`)
+	if code != 201 {
+		t.Fatalf("%d %s", code, body)
+	}
+	if e := nextEvent(t, onB, time.Second); e[0] != "task.created" || !strings.Contains(e[1], "through a") {
+		t.Fatalf("replica b's stream: %v", e)
+	}
+	t.Logf("a create through replica a reached replica b's stream in %v", time.Since(start))
+	nextEvent(t, onA, time.Second)
+	for _, events := range []<-chan [2]string{onA, onB} {
+		if e := nextEvent(t, events, 6*time.Second); e[0] != "task.reminder" {
+			t.Fatalf("the reminder: %v", e)
+		}
+	}
+	for _, events := range []<-chan [2]string{onA, onB} {
+		select {
+		case e := <-events:
+			t.Fatalf("another event: %v: two replicas sweeping fired the reminder twice", e)
+		case <-time.After(2 * time.Second):
+		}
+	}
+}
+
+// TestIdempotencyAcrossKill9: a create acknowledged before a SIGKILL is
+// replayed after the restart, never written twice.
+func TestIdempotencyAcrossKill9(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "k.db")
+	p := startBinary(t, db)
+	tok := mint(t, "alice")
+	post := func(url string) *http.Response {
+		req, _ := http.NewRequest("POST", url+"/api/alice/tasks", strings.NewReader(`{"title":"exactly once"}`))
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("Idempotency-Key", "order-42")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	if r := post(p.url); r.StatusCode != 201 || r.Header.Get("Idempotent-Replayed") != "" {
+		t.Fatalf("first: %d", r.StatusCode)
+	}
+	p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.done
+	p = startBinary(t, db)
+	defer func() { p.cmd.Process.Signal(os.Interrupt); <-p.done }()
+	if r := post(p.url); r.StatusCode != 201 || r.Header.Get("Idempotent-Replayed") != "true" || r.Header.Get("Location") != "/api/alice/tasks/1" {
+		t.Fatalf("the retry after kill -9: %d %v", r.StatusCode, r.Header)
+	}
+	req, _ := http.NewRequest("GET", p.url+"/api/alice/tasks", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if n := resp.Header.Get("X-Total-Count"); n != "1" {
+		t.Fatalf("%s tasks after a create, a kill -9 and a retry", n)
+	}
+}
