@@ -70,7 +70,7 @@ type app struct {
 	changes   store.Changelog  // nil when the store keeps no change log
 	seqLister store.SeqLister  // lists with the change sequence; nil: Seq, then List
 	broker    *broker          // wakes event streams; nil without a change log
-	inFlight inFlight // Idempotency-Keys of requests running here
+	inFlight  inFlight         // Idempotency-Keys of requests running here
 	// background is the context of work that outlives a handler (a stream).
 	background context.Context
 	log        *slog.Logger
