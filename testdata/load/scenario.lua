@@ -4,6 +4,7 @@
 -- bigfilter (status=pending&sort=title&limit=20), bigmix (every sort key
 -- alone and with each single filter, in turn), bigq (a search) and
 -- bigcreate (creates that write every index entry).
+-- list1 and list304: one user's list, plain and with If-None-Match (304).
 -- TOKENS_FILE holds "user token" lines from seed.
 local scenario = os.getenv("SCENARIO") or "list"
 local users, tokens = {}, {}
@@ -40,6 +41,12 @@ function request()
     local r = math.random(100)
     if r <= 40 then s = "list" elseif r <= 80 then s = "get" elseif r <= 90 then s = "create" else s = "toggle" end
   end
+  if s == "list1" or s == "list304" then
+    -- one user's list, plain or conditional (If-None-Match with its ETag: 304)
+    local h = { ["Authorization"] = "Bearer " .. tokens[1] }
+    if s == "list304" and etag then h["If-None-Match"] = etag end
+    return wrk.format("GET", "/api/" .. users[1] .. "/tasks", h)
+  end
   if s == "list" or s == "biglist" then
     return wrk.format("GET", "/api/" .. u .. "/tasks", hdr)
   elseif s == "bigfilter" then
@@ -64,6 +71,11 @@ end
 threads = {}
 function setup(thread) table.insert(threads, thread) end
 created, fivexx = 0, 0
+if scenario == "list304" then
+  function response(status, headers, body)
+    if headers["ETag"] then etag = headers["ETag"] end
+  end
+end
 if os.getenv("COUNT") then
   function response(status, headers, body)
     if status == 201 then created = created + 1 end

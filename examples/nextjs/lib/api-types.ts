@@ -286,6 +286,32 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/{user_id}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description Must be the token's user, byte for byte.
+                 * @example hV2pX0yq8wQm3nZr7tLk4sBc9dFg1jEa
+                 */
+                user_id: components["parameters"]["UserID"];
+            };
+            cookie?: never;
+        };
+        /**
+         * A Server-Sent Events stream of the user's changes
+         * @description `text/event-stream`: `id: <the user's change sequence>`, `event: task.created | task.updated | task.deleted | task.reminder` (or `reset`: refetch), `data: <the task's JSON>` (`{"id":N}` for a deletion). Changes through any replica, in commit order, only after commit. The status and headers go out at once; a comment line every 15 s keeps proxies from closing it; it ends when the credential expires and on shutdown; a client that reads too slowly is disconnected. Authenticate with the Authorization header or, in cookie mode, the cookies: never a token in the query string. `curl -N -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8000/api/$USER/events`
+         */
+        get: operations["streamEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -601,6 +627,38 @@ export interface components {
                 "application/json": components["schemas"]["HTTPError"];
             };
         };
+        /** @description If-Match did not match the task's current version (or the task is gone): nothing changed. */
+        PreconditionFailed: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /** @example {
+                 *       "detail": "Precondition failed: the task has changed"
+                 *     } */
+                "application/json": components["schemas"]["HTTPError"];
+            };
+        };
+        /** @description If-None-Match matched: nothing changed since that ETag. */
+        NotModified: {
+            headers: {
+                ETag: components["headers"]["ETag"];
+                [name: string]: unknown;
+            };
+            content?: never;
+        };
+        /** @description A request with this Idempotency-Key is still in progress. */
+        IdempotencyConflict: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /** @example {
+                 *       "detail": "A request with this Idempotency-Key is still in progress"
+                 *     } */
+                "application/json": components["schemas"]["HTTPError"];
+            };
+        };
     };
     parameters: {
         /**
@@ -639,6 +697,14 @@ export interface components {
         Order: "asc" | "desc";
         Limit: number;
         Offset: number;
+        /** @description Make the change only if the task is at this version (its ETag; `*`: any existing task), checked inside the write; otherwise 412 and nothing changes. */
+        IfMatch: string;
+        /** @description Answer 304 with no body while the ETag still matches. */
+        IfNoneMatch: string;
+        /** @description Resume after this event id (browsers send it when they reconnect). When the gap is older than the log (1 hour and the last 1,000 changes), the stream starts with `event: reset`. */
+        LastEventID: string;
+        /** @description 1-255 visible ASCII characters, per user, kept 24 h (IDEMPOTENCY_TTL) in the store: a repeat of the same request (method, path, body) gets the first one's status, headers and body again, with `Idempotent-Replayed: true`, and changes nothing, also after a restart and through another replica. A different request under the key: 422; a repeat while the first still runs: 409. */
+        IdempotencyKey: string;
     };
     requestBodies: never;
     headers: {
@@ -646,6 +712,13 @@ export interface components {
         "X-Request-ID": string;
         /** @description Set when this change completed a recurring task: the id of the next occurrence it created. */
         "X-Next-Occurrence": number;
+        /**
+         * @description The task's version, a strong tag that changes with every change of the task (on a list: changes whenever any of the user's tasks changes). Send it back in If-Match or If-None-Match.
+         * @example "1764594000123456"
+         */
+        ETag: string;
+        /** @description `true` on an answer replayed for a repeated Idempotency-Key. */
+        "Idempotent-Replayed": "true";
     };
     pathItems: never;
 }
@@ -684,7 +757,10 @@ export interface operations {
                 limit?: components["parameters"]["Limit"];
                 offset?: components["parameters"]["Offset"];
             };
-            header?: never;
+            header?: {
+                /** @description Answer 304 with no body while the ETag still matches. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 /**
                  * @description Must be the token's user, byte for byte.
@@ -702,6 +778,7 @@ export interface operations {
                     /** @description Matching tasks before limit and offset. */
                     "X-Total-Count"?: number;
                     "X-Request-ID": components["headers"]["X-Request-ID"];
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -727,6 +804,7 @@ export interface operations {
                     "application/json": components["schemas"]["Task"][];
                 };
             };
+            304: components["responses"]["NotModified"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             422: components["responses"]["ValidationError"];
@@ -737,7 +815,10 @@ export interface operations {
     createTask: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 1-255 visible ASCII characters, per user, kept 24 h (IDEMPOTENCY_TTL) in the store: a repeat of the same request (method, path, body) gets the first one's status, headers and body again, with `Idempotent-Replayed: true`, and changes nothing, also after a restart and through another replica. A different request under the key: 422; a repeat while the first still runs: 409. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 /**
                  * @description Must be the token's user, byte for byte.
@@ -766,6 +847,8 @@ export interface operations {
                      */
                     Location?: string;
                     "X-Request-ID": components["headers"]["X-Request-ID"];
+                    ETag: components["headers"]["ETag"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -791,6 +874,7 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            409: components["responses"]["IdempotencyConflict"];
             413: components["responses"]["TooLarge"];
             422: components["responses"]["ValidationError"];
             429: components["responses"]["TooManyRequests"];
@@ -800,7 +884,10 @@ export interface operations {
     getTask: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Answer 304 with no body while the ETag still matches. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 /**
                  * @description Must be the token's user, byte for byte.
@@ -818,12 +905,14 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-ID": components["headers"]["X-Request-ID"];
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Task"];
                 };
             };
+            304: components["responses"]["NotModified"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["TaskNotFound"];
@@ -835,7 +924,10 @@ export interface operations {
     replaceTask: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Make the change only if the task is at this version (its ETag; `*`: any existing task), checked inside the write; otherwise 412 and nothing changes. */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
             path: {
                 /**
                  * @description Must be the token's user, byte for byte.
@@ -861,6 +953,7 @@ export interface operations {
                 headers: {
                     "X-Request-ID": components["headers"]["X-Request-ID"];
                     "X-Next-Occurrence": components["headers"]["X-Next-Occurrence"];
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -870,6 +963,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["TaskNotFound"];
+            412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["TooLarge"];
             422: components["responses"]["ValidationError"];
             429: components["responses"]["TooManyRequests"];
@@ -879,7 +973,10 @@ export interface operations {
     deleteTask: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Make the change only if the task is at this version (its ETag; `*`: any existing task), checked inside the write; otherwise 412 and nothing changes. */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
             path: {
                 /**
                  * @description Must be the token's user, byte for byte.
@@ -903,6 +1000,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["TaskNotFound"];
+            412: components["responses"]["PreconditionFailed"];
             422: components["responses"]["ValidationError"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
@@ -911,7 +1009,10 @@ export interface operations {
     updateTask: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Make the change only if the task is at this version (its ETag; `*`: any existing task), checked inside the write; otherwise 412 and nothing changes. */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
             path: {
                 /**
                  * @description Must be the token's user, byte for byte.
@@ -937,6 +1038,7 @@ export interface operations {
                 headers: {
                     "X-Request-ID": components["headers"]["X-Request-ID"];
                     "X-Next-Occurrence": components["headers"]["X-Next-Occurrence"];
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -946,6 +1048,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["TaskNotFound"];
+            412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["TooLarge"];
             422: components["responses"]["ValidationError"];
             429: components["responses"]["TooManyRequests"];
@@ -955,7 +1058,12 @@ export interface operations {
     completeTask: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Make the change only if the task is at this version (its ETag; `*`: any existing task), checked inside the write; otherwise 412 and nothing changes. */
+                "If-Match"?: components["parameters"]["IfMatch"];
+                /** @description 1-255 visible ASCII characters, per user, kept 24 h (IDEMPOTENCY_TTL) in the store: a repeat of the same request (method, path, body) gets the first one's status, headers and body again, with `Idempotent-Replayed: true`, and changes nothing, also after a restart and through another replica. A different request under the key: 422; a repeat while the first still runs: 409. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 /**
                  * @description Must be the token's user, byte for byte.
@@ -981,6 +1089,8 @@ export interface operations {
                 headers: {
                     "X-Request-ID": components["headers"]["X-Request-ID"];
                     "X-Next-Occurrence": components["headers"]["X-Next-Occurrence"];
+                    ETag: components["headers"]["ETag"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -990,6 +1100,8 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["TaskNotFound"];
+            409: components["responses"]["IdempotencyConflict"];
+            412: components["responses"]["PreconditionFailed"];
             422: components["responses"]["ValidationError"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
@@ -1345,6 +1457,56 @@ export interface operations {
                 };
             };
             404: components["responses"]["NotFound"];
+        };
+    };
+    streamEvents: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Resume after this event id (browsers send it when they reconnect). When the gap is older than the log (1 hour and the last 1,000 changes), the stream starts with `event: reset`. */
+                "Last-Event-ID"?: components["parameters"]["LastEventID"];
+            };
+            path: {
+                /**
+                 * @description Must be the token's user, byte for byte.
+                 * @example hV2pX0yq8wQm3nZr7tLk4sBc9dFg1jEa
+                 */
+                user_id: components["parameters"]["UserID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The stream. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /** @example id: 42
+                     *     event: task.updated
+                     *     data: {"id":17,"user_id":"u1","title":"Buy milk","completed":true}
+                     *
+                     *      */
+                    "text/event-stream": string;
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description Already 10 streams of this user on this replica, or rate limited. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /** @example {
+                     *       "detail": "Too many event streams for this user"
+                     *     } */
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            503: components["responses"]["Unavailable"];
         };
     };
 }
