@@ -132,7 +132,7 @@ func (a *app) events(c *fiber.Ctx) error {
 	obs := a.streamObserver()
 	obs.StreamOpened()
 	c.Set(fiber.HeaderContentType, "text/event-stream")
-	c.Set(fiber.HeaderCacheControl, "no-cache")
+	c.Set(fiber.HeaderCacheControl, "no-cache, no-transform") // no-transform: proxies must not compress (and so hold back) events
 	c.Set("X-Accel-Buffering", "no") // nginx: pass each event on at once
 	c.Status(fiber.StatusOK)
 	a.streamBody(c, func(w io.Writer) (int64, error) {

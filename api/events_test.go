@@ -136,7 +136,7 @@ func TestEvents(t *testing.T) {
 	events := base + "/api/alice/events"
 
 	s := openStream(t, events, tok)
-	if s.resp.StatusCode != 200 || s.resp.Header.Get("Content-Type") != "text/event-stream" || s.resp.Header.Get("Cache-Control") != "no-cache" {
+	if s.resp.StatusCode != 200 || s.resp.Header.Get("Content-Type") != "text/event-stream" || s.resp.Header.Get("Cache-Control") != "no-cache, no-transform" {
 		t.Fatalf("subscribe: %d %v", s.resp.StatusCode, s.resp.Header)
 	}
 	created := e.do("POST", "/api/alice/tasks", tok, `{"title":"Buy milk"}`)

@@ -12,6 +12,7 @@ const config: NextConfig = {
       { source: "/api/:user_id/tasks", destination: `${taskbolt}/api/:user_id/tasks` },
       { source: "/api/:user_id/tasks/:path*", destination: `${taskbolt}/api/:user_id/tasks/:path*` },
       { source: "/api/:user_id/tags", destination: `${taskbolt}/api/:user_id/tags` },
+      { source: "/api/:user_id/events", destination: `${taskbolt}/api/:user_id/events` },
     ];
   },
 };

@@ -3,6 +3,7 @@ import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { authClient } from "@/lib/auth-client";
 import type { Mode } from "@/lib/auth";
 import { client, forgetToken, message, type Priority, type Task } from "@/lib/taskbolt";
+import { subscribe } from "@/lib/events";
 
 type Props = {
   userId: string; // whose tasks the URL names
@@ -26,7 +27,9 @@ export function Tasks({ userId, me, mode, taskboltURL }: Props) {
   const [priority, setPriority] = useState<Priority | "">("");
   const [tag, setTag] = useState("");
   const [sort, setSort] = useState<Sort>("created");
-  const [editing, setEditing] = useState<number | null>(null);
+  const [editing, setEditing] = useState<{ id: number; etag: string } | null>(null);
+  const [reminders, setReminders] = useState<string[]>([]);
+  const [notify, setNotify] = useState<NotificationPermission | "unsupported">("unsupported");
 
   const path = { params: { path: { user_id: userId } } };
   const latest = useRef(0); // only the newest list request may update the page
@@ -62,6 +65,23 @@ export function Tasks({ userId, me, mode, taskboltURL }: Props) {
   const current = useRef(refresh);
   current.current = refresh;
 
+  // Live: another tab's or device's change shows here without a reload; a
+  // reminder shows as a browser notification, or in the page.
+  useEffect(() => {
+    setNotify(typeof Notification === "undefined" ? "unsupported" : Notification.permission);
+    if (userId !== me.id) return; // another user's URL: taskbolt refuses its stream too
+    return subscribe(mode, taskboltURL, userId, (e) => {
+      if (e.type === "task.reminder") {
+        const title = (e.data as Task).title;
+        if (typeof Notification !== "undefined" && Notification.permission === "granted") {
+          new Notification("Reminder", { body: title });
+        }
+        setReminders((r) => [...r, title]);
+      }
+      current.current();
+    });
+  }, [mode, taskboltURL, userId, me.id]);
+
   // run makes one change, shows a refusal, and reloads the list.
   async function run(change: Promise<{ error?: unknown; response: Response }>) {
     const { error, response } = await change;
@@ -78,25 +98,58 @@ export function Tasks({ userId, me, mode, taskboltURL }: Props) {
     const formEl = e.currentTarget;
     const form = new FormData(formEl);
     const due = String(form.get("due") || "");
+    const remind = String(form.get("remind") || "");
     const ok = await run(
       api.POST("/api/{user_id}/tasks", {
         ...path,
+        // A retry of this very click (a timeout, a flaky network) cannot create a duplicate.
+        headers: { "Idempotency-Key": crypto.randomUUID() },
         body: {
           title: String(form.get("title")),
           priority: form.get("priority") as Priority,
           tags: String(form.get("tags") || "").split(",").map((s) => s.trim()).filter(Boolean),
           // datetime-local is the browser's local time; taskbolt wants an offset or UTC.
           due_date: due ? new Date(due).toISOString() : null,
+          remind_at: remind ? new Date(remind).toISOString() : null,
         },
       }),
     );
     if (ok) formEl.reset();
   }
 
+  // Editing starts from the task's current version (its ETag); saving sends
+  // it as If-Match, so a change made elsewhere meanwhile is not overwritten.
+  async function startEdit(task: Task) {
+    const { response } = await api.GET("/api/{user_id}/tasks/{id}", { params: { path: { user_id: userId, id: task.id } } });
+    setEditing({ id: task.id, etag: response.headers.get("ETag") ?? "*" });
+  }
+
   async function rename(task: Task, title: string) {
-    if (await run(api.PATCH("/api/{user_id}/tasks/{id}", { params: { path: { user_id: userId, id: task.id } }, body: { title } }))) {
+    if (!editing) return;
+    const { error, response } = await api.PATCH("/api/{user_id}/tasks/{id}", {
+      params: { path: { user_id: userId, id: task.id } },
+      headers: { "If-Match": editing.etag },
+      body: { title },
+    });
+    if (response.status === 412) {
       setEditing(null);
+      await current.current(); // the latest version (a reload clears errors: show the message after it)
+      setError("This task was changed elsewhere: here is the latest version. Edit it again.");
+      return;
     }
+    if (!response.ok) {
+      setError(message(response.status, error));
+      return;
+    }
+    setEditing(null);
+    await current.current();
+  }
+
+  async function toggle(task: Task) {
+    await run(api.PATCH("/api/{user_id}/tasks/{id}/complete", {
+      params: { path: { user_id: userId, id: task.id } },
+      headers: { "Idempotency-Key": crypto.randomUUID() }, // a retried toggle must not flip it back
+    }));
   }
 
   async function signOut() {
@@ -120,6 +173,17 @@ export function Tasks({ userId, me, mode, taskboltURL }: Props) {
       </div>
 
       {error && <p className="error" role="alert">{error}</p>}
+      {reminders.length > 0 && (
+        <div className="reminder" role="status" data-testid="reminders">
+          {reminders.map((r, i) => <p key={i}>Reminder: {r}</p>)}
+          <button className="secondary" onClick={() => setReminders([])}>Dismiss</button>
+        </div>
+      )}
+      {notify === "default" && (
+        <p className="muted">
+          <button className="secondary" onClick={async () => setNotify(await Notification.requestPermission())}>Show reminders as notifications</button>
+        </p>
+      )}
 
       <form className="card row" onSubmit={add} aria-label="Add a task">
         <input type="text" name="title" placeholder="What needs doing?" aria-label="Title" required maxLength={200} />
@@ -127,7 +191,8 @@ export function Tasks({ userId, me, mode, taskboltURL }: Props) {
           {priorities.map((p) => <option key={p} value={p}>{p === "none" ? "no priority" : p}</option>)}
         </select>
         <input type="text" name="tags" placeholder="tags, comma separated" aria-label="Tags" style={{ minWidth: "8rem", flex: 0.6 }} />
-        <input type="datetime-local" name="due" aria-label="Due date" />
+        <label className="muted">due <input type="datetime-local" name="due" aria-label="Due date" /></label>
+        <label className="muted">remind <input type="datetime-local" name="remind" aria-label="Remind at" step="1" /></label>
         <button type="submit">Add</button>
       </form>
 
@@ -166,10 +231,10 @@ export function Tasks({ userId, me, mode, taskboltURL }: Props) {
                 type="checkbox"
                 checked={t.completed}
                 aria-label={`Complete ${t.title}`}
-                onChange={() => run(api.PATCH("/api/{user_id}/tasks/{id}/complete", { params: { path: { user_id: userId, id: t.id } } }))}
+                onChange={() => toggle(t)}
               />
               <span className="title">
-                {editing === t.id ? (
+                {editing?.id === t.id ? (
                   <form className="row" onSubmit={(e) => { e.preventDefault(); rename(t, String(new FormData(e.currentTarget).get("title"))); }}>
                     <input type="text" name="title" defaultValue={t.title} aria-label="New title" autoFocus required />
                     <button type="submit">Save</button>
@@ -186,7 +251,7 @@ export function Tasks({ userId, me, mode, taskboltURL }: Props) {
                   due {new Date(t.due_date).toLocaleString()}
                 </span>
               )}
-              {editing !== t.id && <button className="secondary" onClick={() => setEditing(t.id)}>Edit</button>}
+              {editing?.id !== t.id && <button className="secondary" onClick={() => startEdit(t)}>Edit</button>}
               <button
                 className="danger"
                 aria-label={`Delete ${t.title}`}

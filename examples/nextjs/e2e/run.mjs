@@ -95,8 +95,10 @@ async function signUp(page, name, email) {
   return decodeURIComponent(new URL(page.url()).pathname.split("/")[2]);
 }
 
+// titles are the task titles the page shows, once it has loaded its list
+// (an open event stream means the network is never idle).
 async function titles(page) {
-  await page.waitForLoadState("networkidle");
+  await page.getByTestId("count").waitFor();
   return page.getByTestId("task").locator(".title-text").allTextContents();
 }
 
@@ -180,6 +182,45 @@ async function runMode(browser, mode) {
     await a.reload();
     await expectTitles(a, ["Write the report", "Buy milk"], "after a reload");
 
+    // Two tabs of one user: a change in one shows in the other, live.
+    const a2 = await ctxA.newPage();
+    await a2.goto(`${app}/u/${alice}`);
+    await expectTitles(a2, ["Write the report", "Buy milk"], "the second tab");
+    await a2.waitForTimeout(300); // its event stream is open
+    const sentAt = Date.now();
+    await addTask(a, "Added in tab one");
+    await a2.getByText("Added in tab one", { exact: true }).waitFor({ timeout: 1000 });
+    check(true, `tab two showed tab one's new task ${Date.now() - sentAt} ms after the click, without a reload`);
+
+    // Edits carry If-Match: a change made elsewhere meanwhile is not overwritten.
+    await a2.getByTestId("task").filter({ hasText: "Write the report" }).getByRole("button", { name: "Edit" }).click();
+    await a2.getByLabel("New title").waitFor();
+    await a.getByTestId("task").filter({ hasText: "Write the report" }).getByRole("button", { name: "Edit" }).click();
+    await a.getByLabel("New title").fill("Write the final report");
+    await a.getByRole("button", { name: "Save" }).click();
+    await a.getByText("Write the final report", { exact: true }).waitFor();
+    await a2.getByLabel("New title").fill("A stale edit");
+    await a2.getByRole("button", { name: "Save" }).click();
+    const stale = a2.locator("p.error[role=alert]");
+    await stale.waitFor();
+    check((await stale.textContent()).includes("changed elsewhere"), `a stale edit is refused: "${await stale.textContent()}"`);
+    await a2.getByText("Write the final report", { exact: true }).waitFor();
+    check((await a2.getByText("A stale edit").count()) === 0, "the stale edit overwrote nothing");
+    await shot(a2, "changed-elsewhere");
+
+    // A reminder arrives on the stream and shows in the page.
+    const remindAt = new Date(Date.now() + 2000).toISOString().slice(0, 19); // the browser's local time is UTC here
+    const form = a.getByRole("form", { name: "Add a task" });
+    await form.getByLabel("Remind at").fill(remindAt);
+    await addTask(a, "Stretch");
+    await a.getByTestId("reminders").getByText("Reminder: Stretch").waitFor({ timeout: 9000 });
+    check(true, "the reminder showed in the page");
+    await shot(a, "reminder");
+    await a2.close();
+    await a.getByLabel("Delete Added in tab one").click();
+    await a.getByLabel("Delete Stretch").click();
+    await expectTitles(a, ["Write the final report", "Buy milk"], "back to two tasks");
+
     // User B sees none of A's, and A's URL is refused.
     const ctxB = await browser.newContext();
     const b = await ctxB.newPage();
@@ -209,7 +250,7 @@ async function runMode(browser, mode) {
     }
     await e.close();
     await a.reload();
-    await expectTitles(a, ["Write the report", "Buy milk"], "nothing was planted");
+    await expectTitles(a, ["Write the final report", "Buy milk"], "nothing was planted");
 
     // Sign-out ends access.
     await a.getByRole("button", { name: "Sign out" }).click();

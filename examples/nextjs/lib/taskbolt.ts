@@ -15,7 +15,7 @@ export type Priority = NonNullable<TaskCreate["priority"]>;
 // before it expires (15 minutes by default), then fetched again.
 let cached: { token: string; exp: number } | undefined;
 
-async function bearerToken(): Promise<string | undefined> {
+export async function bearerToken(): Promise<string | undefined> {
   if (cached && cached.exp - 60 > Date.now() / 1000) return cached.token;
   const { data } = await authClient.token();
   if (!data?.token) {
