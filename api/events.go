@@ -178,6 +178,13 @@ func (a *app) events(c *fiber.Ctx) error {
 				if len(changes) < eventBatch {
 					break
 				}
+				// A batch at a time: a reader that falls behind holds up one
+				// batch here, never the whole log, and its write deadline
+				// passes while we wait on it.
+				if err := s.flush(); err != nil {
+					reason = "slow"
+					return s.n, err
+				}
 			}
 			if err := s.flush(); err != nil {
 				reason = "slow" // the write deadline passed, or the client went away

@@ -2,7 +2,10 @@ package api_test
 
 import (
 	"bufio"
+	"context"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -10,6 +13,7 @@ import (
 
 	"taskbolt/api"
 	"taskbolt/auth/hs256"
+	"taskbolt/store"
 )
 
 // stream is one open event stream, read over a real socket.
@@ -211,4 +215,37 @@ func TestEvents(t *testing.T) {
 			t.Errorf("last comment %q", last)
 		}
 	})
+}
+
+// TestSlowStreamIsDropped: a client that stops reading is disconnected once
+// a write to it has waited WriteTimeout; writers never wait for it.
+func TestSlowStreamIsDropped(t *testing.T) {
+	e := newEnv(t, api.Config{WriteTimeout: 300 * time.Millisecond})
+	base := e.listen()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.(*net.TCPConn).SetReadBuffer(4 << 10)
+	fmt.Fprintf(conn, "GET /api/alice/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n", token(t, "alice"))
+	time.Sleep(200 * time.Millisecond) // subscribed
+	desc := strings.Repeat("d", 1000)
+	tasks := make([]store.Task, 6000) // ~7 MB of events that nobody reads, in one write
+	for i := range tasks {
+		tasks[i] = store.Task{Title: fmt.Sprint(i), Description: &desc}
+	}
+	if _, err := e.store.Load(context.Background(), "alice", 0, tasks); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(e.logs.String(), `"msg":"stream ended"`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the stalled stream was not dropped:\n%s", e.logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(e.logs.String(), `"outcome":"cut:`) {
+		t.Errorf("the stream's end is not logged as cut:\n%s", e.logs.String())
+	}
 }
