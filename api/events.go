@@ -133,7 +133,7 @@ func (a *app) events(c *fiber.Ctx) error {
 	obs.StreamOpened()
 	c.Set(fiber.HeaderContentType, "text/event-stream")
 	c.Set(fiber.HeaderCacheControl, "no-cache, no-transform") // no-transform: proxies must not compress (and so hold back) events
-	c.Set("X-Accel-Buffering", "no") // nginx: pass each event on at once
+	c.Set("X-Accel-Buffering", "no")                          // nginx: pass each event on at once
 	c.Status(fiber.StatusOK)
 	a.streamBody(c, func(w io.Writer) (int64, error) {
 		// The stream runs after the handler has returned: its timers live here.
