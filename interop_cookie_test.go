@@ -70,23 +70,10 @@ func (u baCookies) names() []string {
 // callCookie makes a request the way a browser in cookie mode would.
 func callCookie(t *testing.T, method, url, cookie, origin, bearer, body string) (int, string) {
 	t.Helper()
-	req, _ := http.NewRequest(method, url, strings.NewReader(body))
-	if cookie != "" {
-		req.Header.Set("Cookie", cookie)
-	}
-	if origin != "" {
-		req.Header.Set("Origin", origin)
-	}
 	if bearer != "" {
-		req.Header.Set("Authorization", "Bearer "+bearer)
+		bearer = "Bearer " + bearer
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return callWith(t, method, url, body, "Cookie", cookie, "Origin", origin, "Authorization", bearer)
 }
 
 // flipData changes one decoded byte in the middle of a session_data value

@@ -99,9 +99,21 @@ func (s *server) shutdown(t *testing.T) {
 
 func call(t *testing.T, method, url, tok, body string) (int, string) {
 	t.Helper()
-	req, _ := http.NewRequest(method, url, strings.NewReader(body))
 	if tok != "" {
-		req.Header.Set("Authorization", "Bearer "+tok)
+		return callWith(t, method, url, body, "Authorization", "Bearer "+tok)
+	}
+	return callWith(t, method, url, body)
+}
+
+// callWith sends a request with the header pairs given (empty values are
+// left out) and returns the status and body.
+func callWith(t *testing.T, method, url, body string, hdr ...string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	for i := 0; i+1 < len(hdr); i += 2 {
+		if hdr[i+1] != "" {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -35,6 +35,13 @@ func keepReminder(tx *bbolt.Tx, owner string, old, t *store.Task) error {
 	if old != nil && t != nil && old.Completed == t.Completed && equalTime(old.RemindAt, t.RemindAt) {
 		return nil
 	}
+	reopened := old != nil && t != nil && old.Completed && equalTime(old.RemindAt, t.RemindAt)
+	return moveReminder(tx, owner, old, t, func(at time.Time) bool { return !reopened || at.After(logClock()) })
+}
+
+// moveReminder removes old's pending entry and adds t's when wanted(its
+// remind_at) says so.
+func moveReminder(tx *bbolt.Tx, owner string, old, t *store.Task, wanted func(at time.Time) bool) error {
 	b, err := tx.CreateBucketIfNotExists(remindersBucket)
 	if err != nil {
 		return err
@@ -44,14 +51,10 @@ func keepReminder(tx *bbolt.Tx, owner string, old, t *store.Task) error {
 			return err
 		}
 	}
-	if !pendingReminder(t) {
-		return nil
+	if pendingReminder(t) && wanted(*t.RemindAt) {
+		return b.Put(reminderKey(*t.RemindAt, owner, t.ID), nil)
 	}
-	reopened := old != nil && old.Completed && equalTime(old.RemindAt, t.RemindAt)
-	if reopened && !t.RemindAt.After(logClock()) {
-		return nil
-	}
-	return b.Put(reminderKey(*t.RemindAt, owner, t.ID), nil)
+	return nil
 }
 
 func equalTime(a, b *time.Time) bool {
@@ -124,19 +127,7 @@ func (s *Store) FireReminders(ctx context.Context, now time.Time, limit int) (in
 // only a reminder still to come is pending (one that passed belongs to the
 // system the task came from).
 func importReminder(tx *bbolt.Tx, owner string, old, t *store.Task) error {
-	b, err := tx.CreateBucketIfNotExists(remindersBucket)
-	if err != nil {
-		return err
-	}
-	if pendingReminder(old) {
-		if err := b.Delete(reminderKey(*old.RemindAt, owner, old.ID)); err != nil {
-			return err
-		}
-	}
-	if pendingReminder(t) && t.RemindAt.After(logClock()) {
-		return b.Put(reminderKey(*t.RemindAt, owner, t.ID), nil)
-	}
-	return nil
+	return moveReminder(tx, owner, old, t, func(at time.Time) bool { return at.After(logClock()) })
 }
 
 // migrateTo3 indexes the reminders still to come (schema 3 adds reminders;

@@ -108,3 +108,26 @@ func testReminders(t *testing.T, s store.Store) {
 	}
 	Check(t, s)
 }
+
+// testDeleteCompleted: deleting a completed task with a reminder (and one
+// still pending) leaves nothing to fire.
+func testDeleteCompleted(t *testing.T, s store.Store) {
+	r, _ := s.(store.Reminders)
+	when := time.Now().Add(-time.Minute)
+	a, _ := s.Create(ctx, "alice", store.NewTask{Title: "done", RemindAt: &when})
+	b, _ := s.Create(ctx, "alice", store.NewTask{Title: "pending", RemindAt: &when})
+	if _, err := s.Update(ctx, "alice", a.ID, store.Patch{Completed: ptr(true)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []uint64{a.ID, b.ID} {
+		if err := s.Delete(ctx, "alice", id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r != nil {
+		if n, err := r.FireReminders(ctx, time.Now(), 10); err != nil || n != 0 {
+			t.Errorf("deleted tasks' reminders: %d fired, %v", n, err)
+		}
+	}
+	Check(t, s)
+}

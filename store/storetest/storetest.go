@@ -65,6 +65,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("Changes", func(t *testing.T) { testChanges(t, open(t)) })
 	t.Run("Idempotency", func(t *testing.T) { testIdempotency(t, open(t)) })
 	t.Run("Reminders", func(t *testing.T) { testReminders(t, open(t)) })
+	t.Run("DeleteWithReminders", func(t *testing.T) { testDeleteCompleted(t, open(t)) })
 	t.Run("Reopen", func(t *testing.T) {
 		if h.Reopen == nil {
 			t.Skip("store has no persistence")

@@ -44,3 +44,15 @@ total_tasks() {
   done <"$2"
   echo "$sum"
 }
+
+# big_user URL: the lists of the user of $BIG tasks ($work/bigtoken): one
+# request alone for each query (the median of five), then wrk on each.
+big_user() {
+  local bigu bigtok q t
+  read -r bigu bigtok <"$work/bigtoken"
+  for q in "" "?status=pending&sort=title&limit=20" "?sort=due_date&overdue=true" "?tag=home&sort=title" "?q=milk"; do
+    t=$(for _ in 1 2 3 4 5; do curl -s -o /dev/null -w '%{time_total}\n' -H "Authorization: Bearer $bigtok" "$1/api/$bigu/tasks$q"; done | sort -n | sed -n 3p)
+    echo "user of $BIG tasks, one request alone: $(awk -v t="$t" 'BEGIN{printf "%.2f", t*1000}') ms  /tasks$q"
+  done
+  for s in biglist bigfilter bigmix bigq bigcreate; do scenario "$s" "$work/bigtoken" "$1"; done
+}

@@ -42,13 +42,7 @@ echo "seeded 100 users x 20 tasks"
 
 for s in list get toggle mixed create; do scenario "$s" "$work/tokens" "$url"; done
 if [ "$BIG" != "0" ]; then
-  read -r bigu bigtok <"$work/bigtoken"
-  for q in "" "?status=pending&sort=title&limit=20" "?sort=due_date&overdue=true" "?tag=home&sort=title" "?q=milk"; do
-    # One request alone: the median of five.
-    t=$(for _ in 1 2 3 4 5; do curl -s -o /dev/null -w '%{time_total}\n' -H "Authorization: Bearer $bigtok" "$url/api/$bigu/tasks$q"; done | sort -n | sed -n 3p)
-    echo "user of $BIG tasks, one request alone: $(awk -v t="$t" 'BEGIN{printf "%.2f", t*1000}') ms  /tasks$q"
-  done
-  for s in biglist bigfilter bigmix bigq bigcreate; do scenario "$s" "$work/bigtoken" "$url"; done
+  big_user "$url"
 fi
 
 if [ "$SOAK" != "0" ]; then

@@ -39,12 +39,7 @@ if [ "$BIG" != "0" ]; then
   start=$(date +%s.%N)
   "$work/taskbolt" import "$work/big.json" 2>/dev/null
   echo "imported a user of $BIG tasks in $(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}') s"
-  read -r bigu bigtok <"$work/bigtoken"
-  for q in "" "?status=pending&sort=title&limit=20" "?sort=due_date&overdue=true" "?tag=home&sort=title" "?q=milk"; do
-    t=$(for _ in 1 2 3 4 5; do curl -s -o /dev/null -w '%{time_total}\n' -H "Authorization: Bearer $bigtok" "$url1/api/$bigu/tasks$q"; done | sort -n | sed -n 3p)
-    echo "user of $BIG tasks, one request alone: $(awk -v t="$t" 'BEGIN{printf "%.2f", t*1000}') ms  /tasks$q"
-  done
-  for s in biglist bigfilter bigmix bigq bigcreate; do scenario "$s" "$work/bigtoken" "$url1"; done
+  big_user "$url1"
 fi
 
 echo "-- kill -9 of one replica under write load"
