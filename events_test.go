@@ -161,3 +161,78 @@ func TestIdempotencyAcrossKill9(t *testing.T) {
 		t.Fatalf("%s tasks after a create, a kill -9 and a retry", n)
 	}
 }
+
+// TestRetriesAndConditionsAcrossReplicas: an Idempotency-Key and an ETag
+// given by one replica hold on the other.
+func TestRetriesAndConditionsAcrossReplicas(t *testing.T) {
+	u := pgtest.Schema(t)
+	a, b := start(t, baseEnv(t, u)), start(t, baseEnv(t, u))
+	tok := "Bearer " + mint(t, "alice")
+	send := func(s *server, method, path, body string, hdr ...string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(method, s.url+path, strings.NewReader(body))
+		req.Header.Set("Authorization", tok)
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	first := send(a, "POST", "/api/alice/tasks", `{"title":"once"}`, "Idempotency-Key", "k-1")
+	retry := send(b, "POST", "/api/alice/tasks", `{"title":"once"}`, "Idempotency-Key", "k-1")
+	if first.StatusCode != 201 || retry.StatusCode != 201 || retry.Header.Get("Idempotent-Replayed") != "true" ||
+		retry.Header.Get("Location") != first.Header.Get("Location") {
+		t.Fatalf("a retry through the other replica: %d %d %v", first.StatusCode, retry.StatusCode, retry.Header)
+	}
+	tag := first.Header.Get("ETag")
+	if r := send(b, "PATCH", "/api/alice/tasks/1", `{"title":"v2"}`, "If-Match", tag); r.StatusCode != 200 {
+		t.Fatalf("If-Match with replica a's ETag on replica b: %d", r.StatusCode)
+	}
+	if r := send(a, "PATCH", "/api/alice/tasks/1", `{"title":"lost"}`, "If-Match", tag); r.StatusCode != 412 {
+		t.Fatalf("the stale ETag on replica a: %d", r.StatusCode)
+	}
+}
+
+// TestReminderThatPassedWhileDown: a reminder whose time passed while no
+// server ran fires when one starts, into the log a reconnecting stream reads.
+func TestReminderThatPassedWhileDown(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "down.db")
+	s := start(t, baseEnv(t, db))
+	tok := mint(t, "alice")
+	remind := time.Now().Add(700 * time.Millisecond).UTC().Format(time.RFC3339Nano)
+	if code, body := call(t, "POST", s.url+"/api/alice/tasks", tok, `{"title":"while down","remind_at":"`+remind+`"}`); code != 201 {
+		t.Fatalf("%d %s", code, body)
+	}
+	s.shutdown(t)
+	time.Sleep(time.Second) // the reminder's time passes while nothing runs
+	s = start(t, baseEnv(t, db))
+	req, _ := http.NewRequest("GET", s.url+"/api/alice/events", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Last-Event-ID", "1") // after the create
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	events := make(chan string, 10)
+	go func() {
+		r := bufio.NewScanner(resp.Body)
+		for r.Scan() {
+			if v, ok := strings.CutPrefix(r.Text(), "event: "); ok {
+				events <- v
+			}
+		}
+	}()
+	select {
+	case e := <-events:
+		if e != "task.reminder" {
+			t.Fatalf("first event after the restart: %s", e)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the reminder that passed while the server was down never fired")
+	}
+}
