@@ -57,6 +57,9 @@ type Config struct {
 	// IdempotencyTTL is how long an Idempotency-Key's outcome is kept.
 	// Default 24h.
 	IdempotencyTTL time.Duration
+	// Heartbeat is how often an idle event stream sends a comment, so that
+	// proxies keep it open. Default DefaultHeartbeat (15s).
+	Heartbeat time.Duration
 	// Done, when closed, ends the event streams (the server is shutting
 	// down); close it before shutting the app down.
 	Done <-chan struct{}
@@ -97,6 +100,9 @@ func New(cfg Config) *fiber.App {
 	}
 	if cfg.Observer == nil {
 		cfg.Observer = nopObserver{}
+	}
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = DefaultHeartbeat
 	}
 	if cfg.IdempotencyTTL <= 0 {
 		cfg.IdempotencyTTL = 24 * time.Hour

@@ -23,8 +23,8 @@ import (
 const (
 	// MaxStreamsPerUser is the most streams one user may hold on a replica.
 	MaxStreamsPerUser = 10
-	// heartbeat is how often an idle stream sends a comment line.
-	heartbeat = 15 * time.Second
+	// DefaultHeartbeat is how often an idle stream sends a comment line.
+	DefaultHeartbeat = 15 * time.Second
 	// eventBatch is how many changes a stream reads from the log at once.
 	eventBatch = 100
 )
@@ -155,7 +155,7 @@ func (a *app) events(c *fiber.Ctx) error {
 			reason = "client"
 			return s.n, err
 		}
-		beat := time.NewTicker(heartbeat)
+		beat := time.NewTicker(a.cfg.Heartbeat)
 		defer beat.Stop()
 		for {
 			// Send what the log has after the last id sent.

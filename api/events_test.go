@@ -249,3 +249,21 @@ func TestSlowStreamIsDropped(t *testing.T) {
 		t.Errorf("the stream's end is not logged as cut:\n%s", e.logs.String())
 	}
 }
+
+// TestHeartbeat: an idle stream sends a comment line every Heartbeat.
+func TestHeartbeat(t *testing.T) {
+	e := newEnv(t, api.Config{Heartbeat: 100 * time.Millisecond})
+	s := openStream(t, e.listen()+"/api/alice/events", token(t, "alice"))
+	beats := 0
+	deadline := time.After(time.Second)
+	for beats < 3 {
+		select {
+		case ev := <-s.events:
+			if ev.comment == "keep-alive" {
+				beats++
+			}
+		case <-deadline:
+			t.Fatalf("%d heartbeats in a second at 100 ms", beats)
+		}
+	}
+}
