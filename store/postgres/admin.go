@@ -65,7 +65,10 @@ func (e *callerError) Error() string { return e.err.Error() }
 
 // Load implements store.Loader, in one transaction: a task with an id
 // replaces the task of that id, one without gets the next id, and the
-// owner's counter ends at or above lastID and every id loaded.
+// owner's counter ends at or above lastID and every id loaded. Each task
+// that changes is logged. The tasks go in pipelined batches, and the
+// owner's row is written once at the end: updating one row per task in one
+// transaction would grow its version chain with every task.
 func (s *Store) Load(ctx context.Context, owner string, lastID uint64, tasks []store.Task) ([]store.Task, error) {
 	if err := s.check(ctx, owner); err != nil {
 		return nil, err
@@ -79,17 +82,31 @@ func (s *Store) Load(ctx context.Context, owner string, lastID uint64, tasks []s
 			top = max(top, t.ID)
 		}
 	}
+	var seq int64
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var counter int64
+		var counter, base int64
 		err := tx.QueryRow(ctx, `INSERT INTO taskbolt_users AS u (owner, last_id) VALUES ($1, $2)
-			ON CONFLICT (owner) DO UPDATE SET last_id = greatest(u.last_id, $2) RETURNING last_id`, owner, int64(top)).Scan(&counter)
+			ON CONFLICT (owner) DO UPDATE SET last_id = greatest(u.last_id, $2) RETURNING last_id, seq`, owner, int64(top)).Scan(&counter, &base)
 		if err != nil {
 			return err
 		}
 		now := s.clock()
+		var b pgx.Batch
+		flush := func() error {
+			if b.Len() == 0 {
+				return nil
+			}
+			err := tx.SendBatch(ctx, &b).Close()
+			b = pgx.Batch{}
+			return err
+		}
 		for i, t := range tasks {
 			if t.ID != 0 && last[t.ID] != i {
 				continue
+			}
+			if t.ID == 0 {
+				counter++
+				t.ID = uint64(counter)
 			}
 			t.UserID, t.NextOccurrence = owner, 0
 			if t.CreatedAt.IsZero() {
@@ -102,46 +119,23 @@ func (s *Store) Load(ctx context.Context, owner string, lastID uint64, tasks []s
 			if t.Tags == nil {
 				t.Tags = []string{}
 			}
-			if t.ID == 0 {
-				if err := create(ctx, tx, &t); err != nil {
+			out[i] = t
+			// A task loaded before is left alone and logs nothing: importing
+			// twice changes nothing. The entry's seq follows the log's last.
+			b.Queue(loadTask, append(append([]any{int64(t.ID)}, values(&t)...), base, taskData(&t))...)
+			if b.Len() == 1000 {
+				if err := flush(); err != nil {
 					return err
-				}
-			} else {
-				// A task loaded before is left alone (and logs nothing):
-				// importing twice changes nothing.
-				var inserted bool
-				err := tx.QueryRow(ctx, `INSERT INTO taskbolt_tasks AS t (id, owner, title, description, completed, priority, tags, tags_fold,
-					search, search_desc, due_date, recurrence, remind_at, spawned, created_at, updated_at)
-					VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
-					ON CONFLICT (owner, id) DO UPDATE SET title = excluded.title, description = excluded.description,
-					completed = excluded.completed, priority = excluded.priority, tags = excluded.tags, tags_fold = excluded.tags_fold,
-					search = excluded.search, search_desc = excluded.search_desc, due_date = excluded.due_date,
-					recurrence = excluded.recurrence, remind_at = excluded.remind_at, spawned = excluded.spawned,
-					created_at = excluded.created_at, updated_at = excluded.updated_at
-					WHERE (t.title, t.description, t.completed, t.priority, t.tags, t.due_date, t.recurrence, t.remind_at, t.spawned,
-						t.created_at, t.updated_at) IS DISTINCT FROM (excluded.title, excluded.description, excluded.completed,
-						excluded.priority, excluded.tags, excluded.due_date, excluded.recurrence, excluded.remind_at, excluded.spawned,
-						excluded.created_at, excluded.updated_at)
-					RETURNING xmax = 0`, append([]any{int64(t.ID)}, values(&t)...)...).Scan(&inserted)
-				switch {
-				case errors.Is(err, pgx.ErrNoRows):
-				case err != nil:
-					return err
-				default:
-					kind := store.ChangeUpdated
-					if inserted {
-						kind = store.ChangeCreated
-					}
-					if _, err := tx.Exec(ctx, logChangeSQL(false), owner, 0, 0, int16(kind), int64(t.ID), taskData(&t)); err != nil {
-						return err
-					}
 				}
 			}
-			out[i] = t
 		}
-		// Loaded tasks may replace others of another status or priority:
-		// count the owner's tasks again.
-		if _, err = tx.Exec(ctx, `UPDATE taskbolt_users SET counts = `+countsOf+` WHERE owner = $1`, owner); err != nil {
+		if err := flush(); err != nil {
+			return err
+		}
+		// The owner's row once: the counter, the log's last seq, the counts.
+		if err := tx.QueryRow(ctx, `UPDATE taskbolt_users SET last_id = greatest(last_id, $2),
+			seq = greatest(seq, coalesce((SELECT max(seq) FROM taskbolt_changes WHERE owner = $1), 0)),
+			counts = `+countsOf+` WHERE owner = $1 RETURNING seq`, owner, counter).Scan(&seq); err != nil {
 			return err
 		}
 		// A loaded reminder whose time has passed belongs to the system the
@@ -157,6 +151,7 @@ func (s *Store) Load(ctx context.Context, owner string, lastID uint64, tasks []s
 	if err != nil {
 		return nil, classify(ctx, err)
 	}
+	s.publish(owner, uint64(seq))
 	if len(tasks) >= 1000 {
 		// A bulk load changes what the planner should know; autovacuum
 		// would tell it only later. A failure here loses nothing.
@@ -170,6 +165,25 @@ func (s *Store) Load(ctx context.Context, owner string, lastID uint64, tasks []s
 	}
 	return out, nil
 }
+
+// loadTask inserts or replaces one task ($1 its id, $2… its values, $17 the
+// owner's seq before the load, $18 its JSON) and logs it when it changed.
+const loadTask = `WITH t AS (INSERT INTO taskbolt_tasks AS t (id, owner, title, description, completed, priority, tags, tags_fold,
+		search, search_desc, due_date, recurrence, remind_at, spawned, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+		ON CONFLICT (owner, id) DO UPDATE SET title = excluded.title, description = excluded.description,
+		completed = excluded.completed, priority = excluded.priority, tags = excluded.tags, tags_fold = excluded.tags_fold,
+		search = excluded.search, search_desc = excluded.search_desc, due_date = excluded.due_date,
+		recurrence = excluded.recurrence, remind_at = excluded.remind_at, spawned = excluded.spawned,
+		created_at = excluded.created_at, updated_at = excluded.updated_at
+		WHERE (t.title, t.description, t.completed, t.priority, t.tags, t.due_date, t.recurrence, t.remind_at, t.spawned,
+			t.created_at, t.updated_at) IS DISTINCT FROM (excluded.title, excluded.description, excluded.completed,
+			excluded.priority, excluded.tags, excluded.due_date, excluded.recurrence, excluded.remind_at, excluded.spawned,
+			excluded.created_at, excluded.updated_at)
+		RETURNING id, xmax = 0 AS inserted)
+	INSERT INTO taskbolt_changes (owner, seq, kind, task_id, data)
+	SELECT $2, greatest((SELECT max(seq) FROM taskbolt_changes WHERE owner = $2), $17) + 1,
+		CASE WHEN t.inserted THEN 1 ELSE 2 END, t.id, $18 FROM t`
 
 func micro(t time.Time) time.Time { return time.UnixMicro(t.UnixMicro()).UTC() }
 

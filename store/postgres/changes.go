@@ -111,9 +111,11 @@ func (s *Store) listen() {
 					if err != nil {
 						break
 					}
-					owner, seq, ok := strings.Cut(n.Payload, " ")
-					if v, err := strconv.ParseUint(seq, 10, 64); ok && err == nil {
-						s.changed(owner, v)
+					for line := range strings.SplitSeq(n.Payload, "\n") {
+						owner, seq, _ := strings.Cut(line, " ")
+						if v, err := strconv.ParseUint(seq, 10, 64); err == nil {
+							s.changed(owner, v) // owner "": anyone may have changed
+						}
 					}
 				}
 			}
@@ -139,6 +141,70 @@ func (s *Store) prune() {
 			s.pool.Exec(s.background, `DELETE FROM taskbolt_changes c USING taskbolt_users u
 				WHERE c.owner = u.owner AND c.seq <= u.seq - $1 AND c.at < now() - $2::interval`,
 				store.LogKeep, store.LogMinAge.String())
+		}
+	}
+}
+
+// note is one committed change to tell the replicas of.
+type note struct {
+	owner string
+	seq   uint64
+}
+
+// publish tells every replica (this one too) after a commit that owner is at
+// seq. It never blocks a writer: notes queue for notifier, and when the queue
+// is full a single "anything may have changed" goes out instead.
+func (s *Store) publish(owner string, seq uint64) {
+	select {
+	case s.notes <- note{owner, seq}:
+	default:
+		s.overflow.Store(true)
+	}
+}
+
+// notifier sends the queued notes as NOTIFYs of their own, a few
+// milliseconds' worth at a time, each line "owner seq". A NOTIFY inside the
+// writes' transactions would serialize their commits on PostgreSQL's
+// notification lock; these commit without a WAL flush. A note lost to a
+// crash between commit and NOTIFY only delays delivery: streams reread the
+// log at every heartbeat.
+func (s *Store) notifier() {
+	const maxPayload = 7000 // PostgreSQL's limit is 8000 bytes
+	for {
+		var first note
+		select {
+		case <-s.background.Done():
+			return
+		case first = <-s.notes:
+		}
+		latest := map[string]uint64{first.owner: first.seq}
+		window := time.After(2 * time.Millisecond)
+	collect:
+		for len(latest) < 500 {
+			select {
+			case n := <-s.notes:
+				latest[n.owner] = max(latest[n.owner], n.seq)
+			case <-window:
+				break collect
+			}
+		}
+		var lines []string
+		if s.overflow.Swap(false) {
+			lines = append(lines, " 0") // everyone: notes were dropped
+		}
+		for owner, seq := range latest {
+			lines = append(lines, owner+" "+strconv.FormatUint(seq, 10))
+		}
+		for len(lines) > 0 {
+			payload, n := "", 0
+			for n < len(lines) && len(payload)+len(lines[n])+1 < maxPayload {
+				payload += lines[n] + "\n"
+				n++
+			}
+			lines = lines[n:]
+			if _, err := s.pool.Exec(s.background, `SELECT pg_notify($1, $2)`, channel, strings.TrimSuffix(payload, "\n")); err != nil {
+				s.overflow.Store(true) // tell everyone at the next chance
+			}
 		}
 	}
 }

@@ -59,13 +59,15 @@ type Store struct {
 	now       func() time.Time
 	closed    atomic.Bool
 	listeners listeners
+	notes     chan note   // committed changes for the notifier
+	overflow  atomic.Bool // notes were dropped: tell everyone
 	// background lives until Close: the change listener and the log's pruning.
 	background context.Context
 	stop       context.CancelFunc
 }
 
 func newStore(pool *pgxpool.Pool, now func() time.Time) *Store {
-	s := &Store{pool: pool, now: now}
+	s := &Store{pool: pool, now: now, notes: make(chan note, 4096)}
 	s.background, s.stop = context.WithCancel(context.Background())
 	return s
 }
@@ -128,6 +130,7 @@ func Open(ctx context.Context, url string, opt Options) (*Store, error) {
 	}
 	s := newStore(pool, opt.Now)
 	go s.prune()
+	go s.notifier()
 	return s, nil
 }
 

@@ -21,8 +21,10 @@ func (s *Store) FireReminders(ctx context.Context, now time.Time, limit int) (in
 		return 0, err
 	}
 	n := 0
+	fired := map[string]uint64{}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		n = 0
+		clear(fired)
 		rows, err := tx.Query(ctx, `SELECT owner, id FROM taskbolt_tasks WHERE `+pendingSQL+` AND remind_at <= $1
 			ORDER BY remind_at LIMIT $2 FOR UPDATE SKIP LOCKED`, now, limit)
 		if err != nil {
@@ -45,12 +47,20 @@ func (s *Store) FireReminders(ctx context.Context, now time.Time, limit int) (in
 			if err != nil {
 				return err
 			}
-			if _, err := tx.Exec(ctx, logChangeSQL(false), d.owner, 0, 0, int16(store.ChangeReminder), d.id, taskData(&t)); err != nil {
+			seq, err := logged(ctx, tx, false, d.owner, 0, 0, store.ChangeReminder, uint64(d.id), taskData(&t))
+			if err != nil {
 				return err
 			}
+			fired[d.owner] = seq
 			n++
 		}
 		return nil
 	})
-	return n, classify(ctx, err)
+	if err != nil {
+		return 0, classify(ctx, err)
+	}
+	for owner, seq := range fired {
+		s.publish(owner, seq)
+	}
+	return n, nil
 }

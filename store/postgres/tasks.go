@@ -89,24 +89,19 @@ const insertTask = `WITH next AS (` + nextID + `),
 		SELECT next.last_id, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15 FROM next),
 	log AS (INSERT INTO taskbolt_changes (owner, seq, kind, task_id, data)
 		SELECT $1, next.seq, 1, next.last_id, '{"id":' || next.last_id || $18 FROM next)
-	SELECT next.last_id FROM next, LATERAL (SELECT ` + notifySQL + `) AS notified`
-
-// notifySQL tells every replica's listener, at commit, that the owner ($1)
-// has a new change (next.seq).
-const notifySQL = `pg_notify('` + channel + `', $1 || ' ' || next.seq)`
-
-// notifyReturning is notifySQL in the RETURNING of the log's INSERT.
-const notifyReturning = `pg_notify('` + channel + `', $1 || ' ' || seq)`
+	SELECT next.last_id, next.seq FROM next`
 
 // channel is the NOTIFY channel of changes.
 const channel = "taskbolt_changes"
 
 // logChange logs a change of the owner ($1) made in the transaction: the
-// next seq, the entry, the notification. counts moves a task from slot $2
-// to slot $3 (equal: no move).
+// next seq and the entry; it returns the seq. counts moves a task from slot
+// $2 to slot $3 (equal: no move). Replicas hear of it after the commit
+// (publish), never from inside the transaction: a NOTIFY there would
+// serialize every commit on PostgreSQL's notification lock.
 const logChange = `WITH next AS (UPDATE taskbolt_users SET seq = seq + 1%s WHERE owner = $1 AND %s RETURNING seq)
 	INSERT INTO taskbolt_changes (owner, seq, kind, task_id, data) SELECT $1, next.seq, $4, $5, $6 FROM next
-	RETURNING ` + notifyReturning + ` IS NULL`
+	RETURNING seq`
 
 func logChangeSQL(moves bool) string {
 	if moves { // two assignments to one element would keep only the last: only when they differ
@@ -134,15 +129,23 @@ type querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-func create(ctx context.Context, q querier, t *store.Task) error {
+// create stores t under the owner's next id and returns its change's seq.
+func create(ctx context.Context, q querier, t *store.Task) (uint64, error) {
 	k := slot(t.Completed, t.Priority)
 	first := make([]int64, 8)
 	first[k-1] = 1
-	id := t.ID
 	t.ID = 0
 	tail := strings.TrimPrefix(string(t.AppendJSON(nil)), `{"id":0`)
-	t.ID = id
-	return q.QueryRow(ctx, insertTask, append(values(t), k, first, tail)...).Scan(&t.ID)
+	var seq int64
+	err := q.QueryRow(ctx, insertTask, append(values(t), k, first, tail)...).Scan(&t.ID, &seq)
+	return uint64(seq), err
+}
+
+// logged runs logChangeSQL and returns the seq.
+func logged(ctx context.Context, q querier, moves bool, owner string, from, to int, kind store.ChangeKind, id uint64, data string) (uint64, error) {
+	var seq int64
+	err := q.QueryRow(ctx, logChangeSQL(moves), owner, from, to, int16(kind), int64(id), data).Scan(&seq)
+	return uint64(seq), err
 }
 
 // Create implements store.Store.
@@ -152,16 +155,20 @@ func (s *Store) Create(ctx context.Context, owner string, in store.NewTask) (sto
 	}
 	t := in.New(owner, 0, s.clock())
 	if in.Idem == nil {
-		if err := create(ctx, s.pool, &t); err != nil {
+		seq, err := create(ctx, s.pool, &t)
+		if err != nil {
 			return store.Task{}, classify(ctx, err)
 		}
+		s.publish(owner, seq)
 		return t, nil
 	}
+	var seq uint64
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if err := claimKey(ctx, tx, owner, in.Idem); err != nil {
 			return err
 		}
-		if err := create(ctx, tx, &t); err != nil {
+		var err error
+		if seq, err = create(ctx, tx, &t); err != nil {
 			return err
 		}
 		return recordOutcome(ctx, tx, owner, in.Idem, &t)
@@ -169,6 +176,7 @@ func (s *Store) Create(ctx context.Context, owner string, in store.NewTask) (sto
 	if err != nil {
 		return store.Task{}, classifyIdem(ctx, err)
 	}
+	s.publish(owner, seq)
 	return t, nil
 }
 
@@ -192,6 +200,7 @@ func (s *Store) Update(ctx context.Context, owner string, id uint64, p store.Pat
 		return store.Task{}, err
 	}
 	var t store.Task
+	var seq uint64
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if err := claimKey(ctx, tx, owner, p.Idem); err != nil {
 			return err
@@ -211,7 +220,7 @@ func (s *Store) Update(ctx context.Context, owner string, id uint64, p store.Pat
 		now := s.clock()
 		if spawn := t.Apply(p, now); spawn {
 			next := t.Recur(now).New(owner, 0, now)
-			if err := create(ctx, tx, &next); err != nil {
+			if _, err := create(ctx, tx, &next); err != nil {
 				return err
 			}
 			t.NextOccurrence = next.ID
@@ -228,9 +237,9 @@ func (s *Store) Update(ctx context.Context, owner string, id uint64, p store.Pat
 			return err
 		}
 		is := slot(t.Completed, t.Priority)
-		logged := t
-		logged.NextOccurrence = 0
-		if _, err = tx.Exec(ctx, logChangeSQL(is != was), owner, was, is, int16(store.ChangeUpdated), int64(id), taskData(&logged)); err != nil {
+		entry := t
+		entry.NextOccurrence = 0
+		if seq, err = logged(ctx, tx, is != was, owner, was, is, store.ChangeUpdated, id, taskData(&entry)); err != nil {
 			return err
 		}
 		return recordOutcome(ctx, tx, owner, p.Idem, &t)
@@ -238,6 +247,7 @@ func (s *Store) Update(ctx context.Context, owner string, id uint64, p store.Pat
 	if err != nil {
 		return store.Task{}, classifyIdem(ctx, err)
 	}
+	s.publish(owner, seq)
 	return t, nil
 }
 
@@ -261,16 +271,18 @@ func (s *Store) DeleteIf(ctx context.Context, owner string, id uint64, version i
 	if err := s.check(ctx, owner); err != nil {
 		return err
 	}
-	tag, err := s.pool.Exec(ctx, `WITH gone AS (DELETE FROM taskbolt_tasks WHERE owner = $1 AND id = $2
+	var seq int64
+	err := s.pool.QueryRow(ctx, `WITH gone AS (DELETE FROM taskbolt_tasks WHERE owner = $1 AND id = $2
 			AND ($3::bigint = 0 OR (extract(epoch FROM updated_at) * 1000000)::bigint = $3) RETURNING `+slotSQL+` AS k),
 		next AS (UPDATE taskbolt_users u SET counts[gone.k] = u.counts[gone.k] - 1, seq = u.seq + 1 FROM gone WHERE u.owner = $1 RETURNING u.seq)
 		INSERT INTO taskbolt_changes (owner, seq, kind, task_id, data) SELECT $1, next.seq, 3, $2, $4 FROM next
-		RETURNING `+notifyReturning+` IS NULL`, owner, int64(id), version, string(store.DeletedData(id)))
-	if err != nil {
-		return classify(ctx, err)
-	}
-	if tag.RowsAffected() > 0 {
+		RETURNING seq`, owner, int64(id), version, string(store.DeletedData(id))).Scan(&seq)
+	if err == nil {
+		s.publish(owner, uint64(seq))
 		return nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return classify(ctx, err)
 	}
 	if version != 0 {
 		if _, err := s.Get(ctx, owner, id); err == nil {
