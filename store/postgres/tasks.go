@@ -19,15 +19,18 @@ const columns = `id, owner, title, description, completed, priority, tags, due_d
 // row is what scanTask reads from.
 type row interface{ Scan(dest ...any) error }
 
-func scanTask(r row) (store.Task, error) {
+func scanTask(r row) (store.Task, error) { return scanTaskAnd(r) }
+
+// scanTaskAnd scans a task row followed by more columns, into more.
+func scanTaskAnd(r row, more ...any) (store.Task, error) {
 	var (
 		t           store.Task
 		title, desc []byte
 		priority    int16
 		recur       string
 	)
-	err := r.Scan(&t.ID, &t.UserID, &title, &desc, &t.Completed, &priority, &t.Tags, &t.DueDate, &recur,
-		&t.RemindAt, &t.Spawned, &t.CreatedAt, &t.UpdatedAt)
+	err := r.Scan(append([]any{&t.ID, &t.UserID, &title, &desc, &t.Completed, &priority, &t.Tags, &t.DueDate, &recur,
+		&t.RemindAt, &t.Spawned, &t.CreatedAt, &t.UpdatedAt}, more...)...)
 	if err != nil {
 		return t, err
 	}
@@ -318,9 +321,7 @@ func (s *Store) ListWithSeq(ctx context.Context, owner string, q store.ListQuery
 		return nil, 0, 0, classify(ctx, err)
 	}
 	var seq int64
-	tasks, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Task, error) {
-		return scanTask(withTail{r, &seq})
-	})
+	tasks, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Task, error) { return scanTaskAnd(r, &seq) })
 	if err != nil {
 		return nil, 0, 0, classify(ctx, err)
 	}
@@ -342,13 +343,6 @@ func (s *Store) ListWithSeq(ctx context.Context, owner string, q store.ListQuery
 	return tasks, total, uint64(seq), nil
 }
 
-// withTail scans a task row that has one more column after the task's.
-type withTail struct {
-	r    row
-	tail any
-}
-
-func (w withTail) Scan(dest ...any) error { return w.r.Scan(append(dest, w.tail)...) }
 
 // count is the number of the owner's tasks q matches: from the kept counts
 // when q filters by status and priority alone, else counted.
