@@ -343,7 +343,6 @@ func (s *Store) ListWithSeq(ctx context.Context, owner string, q store.ListQuery
 	return tasks, total, uint64(seq), nil
 }
 
-
 // count is the number of the owner's tasks q matches: from the kept counts
 // when q filters by status and priority alone, else counted.
 func (s *Store) count(ctx context.Context, owner string, q store.ListQuery, where string, args []any) (int, error) {
