@@ -32,6 +32,7 @@ func logChange(u *userBuckets, kind store.ChangeKind, id uint64, data []byte) er
 	if err != nil {
 		return err
 	}
+	log.FillPercent = appendFill // keys only ever grow: fill pages, do not split them in half
 	seq, err := log.NextSequence()
 	if err != nil {
 		return err
