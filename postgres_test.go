@@ -194,7 +194,7 @@ func TestPostgresOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	port := 55400 + int(time.Now().UnixNano()%90)
+	port := 55500 + int(time.Now().UnixNano()%90) // clear of make postgres's 55432
 	pg := func(cmd string) {
 		t.Helper()
 		c := exec.Command("testdata/postgres.sh", cmd)

@@ -45,11 +45,15 @@ start)
     as_owner "$bin/initdb" -D "$dir/data" -U postgres -A trust --no-sync -E UTF8 --locale=C.UTF-8 >/dev/null
   fi
   if ! as_owner "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
+    # A server that is still shutting down may hold the port a moment.
+    for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || break; sleep 0.2; done
     # Durable as in production (fsync, synchronous_commit on); sized for load runs.
-    as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start \
-      -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=300 -c shared_buffers=256MB -c fsync=on -c synchronous_commit=on" >/dev/null
-    # It stops by itself after PG_LIFETIME seconds.
-    nohup setsid bash -c "sleep $lifetime; $(printf '%q ' "$0") stop" >/dev/null 2>&1 &
+    if ! as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start \
+      -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=300 -c shared_buffers=256MB -c fsync=on -c synchronous_commit=on" >/dev/null; then
+      echo "PostgreSQL did not start; the end of $dir/server.log:" >&2; tail -5 "$dir/server.log" >&2; exit 1
+    fi
+    # It stops by itself after PG_LIFETIME seconds: this cluster, whatever the caller's directory.
+    nohup setsid env PGDIR="$dir" PGPORT="$port" bash -c "sleep $lifetime; $(printf '%q' "$(realpath "$0")") stop" >/dev/null 2>&1 &
   fi
   psql=$bin/psql; [ -x "$psql" ] || psql=$(command -v psql)
   as_owner "$psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -qAtc "SELECT 1 FROM pg_database WHERE datname = 'taskbolt'" | grep -q 1 ||
