@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Write and list throughput of taskbolt binaries side by side, alternating, so
+# that a VM whose speed drifts over the day compares like with like:
+#   testdata/load/compare.sh /tmp/tb-before /tmp/tb-after
+# Each round gives each binary a fresh bbolt file (DATABASE_URL=postgres://…
+# in the environment compares them on PostgreSQL, in a fresh schema each),
+# seeds 100 users × 20 tasks and runs wrk (64 connections, DURATION, 4s) on
+# toggle, create and list. ROUNDS (2) rounds.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+DURATION=${DURATION:-4s} ROUNDS=${ROUNDS:-2}
+export BETTER_AUTH_SECRET=$(head -c 32 /dev/urandom | base64) TASKBOLT_ENV_FILE= HOST=127.0.0.1 LOG_LEVEL=info
+base=${DATABASE_URL:-}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+for round in $(seq "$ROUNDS"); do
+  for bin in "$@"; do
+    if [ -n "$base" ]; then
+      psql "$base" -qc "DROP SCHEMA IF EXISTS compare CASCADE; CREATE SCHEMA compare" 2>/dev/null
+      case "$base" in *\?*) url="$base&search_path=compare" ;; *) url="$base?search_path=compare" ;; esac
+    else
+      url="$work/compare.db"; rm -f "$url"
+    fi
+    DATABASE_URL="$url" PORT=18799 "$bin" serve >"$work/out" 2>"$work/log" &
+    pid=$!
+    for _ in $(seq 100); do curl -sf http://127.0.0.1:18799/healthz >/dev/null && break; sleep 0.05; done
+    go run ./testdata/load/seed -url http://127.0.0.1:18799 -users 100 -tasks 20 -out "$work/tokens" >/dev/null
+    for s in toggle create list; do
+      printf '%-24s round %s  ' "$(basename "$bin")" "$round"
+      SCENARIO=$s TOKENS_FILE="$work/tokens" wrk -t2 -c64 -d"$DURATION" -s testdata/load/scenario.lua http://127.0.0.1:18799 | tail -1
+    done
+    kill "$pid"; wait "$pid" 2>/dev/null || true
+  done
+done
