@@ -18,6 +18,7 @@ import (
 	"github.com/joho/godotenv"
 
 	"taskbolt/api"
+	"taskbolt/auth"
 	"taskbolt/auth/hs256"
 )
 
@@ -146,7 +147,7 @@ func (c config) validate() error {
 	if c.SessionCacheTTL <= 0 || c.SessionTimeout <= 0 || c.JWKSRefreshInterval <= 0 || c.JWTMaxLifetime <= 0 {
 		errs = append(errs, errors.New("AUTH_SESSION_CACHE_TTL, AUTH_SESSION_TIMEOUT, JWKS_REFRESH_INTERVAL and JWT_MAX_LIFETIME must be positive"))
 	}
-	if c.BetterAuthURL != "" && originOf(c.BetterAuthURL) == "" {
+	if c.BetterAuthURL != "" && auth.Origin(c.BetterAuthURL) == "" {
 		errs = append(errs, fmt.Errorf("BETTER_AUTH_URL %q is not an absolute URL (like http://localhost:3000)", c.BetterAuthURL))
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"net/url"
 	"slices"
 	"strings"
 
@@ -63,7 +62,7 @@ func buildJWKS(cfg config, log *slog.Logger, m *metrics.Metrics, _ map[string]au
 		return nil, "", errors.New("the jwks verifier needs BETTER_AUTH_URL or BETTER_AUTH_JWKS_URL")
 	}
 	iss, aud := cfg.JWTIssuer, cfg.JWTAudience
-	if origin := originOf(cfg.BetterAuthURL); origin != "" {
+	if origin := auth.Origin(cfg.BetterAuthURL); origin != "" {
 		iss, aud = cmp.Or(iss, origin), cmp.Or(aud, origin)
 	}
 	v, err := jwks.New(jwks.Config{URL: url, Algorithms: cfg.JWTAlgorithms, Issuer: iss, Audience: aud,
@@ -144,15 +143,6 @@ func betterAuthEndpoint(base, name string) string {
 		base += "/api/auth"
 	}
 	return base + "/" + name
-}
-
-// originOf is scheme://host[:port] of a URL: what Better Auth puts in iss and aud.
-func originOf(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.Scheme == "" || u.Host == "" {
-		return ""
-	}
-	return u.Scheme + "://" + u.Host
 }
 
 // enabledVerifiers is AUTH_VERIFIERS, or what the other settings turn on:

@@ -6,6 +6,7 @@ import (
 	"io"
 	"path/filepath"
 	"strings"
+	"taskbolt/auth"
 	"taskbolt/auth/authtest"
 	"testing"
 )
@@ -71,7 +72,7 @@ func TestVerifierSelection(t *testing.T) {
 		}
 	})
 	t.Run("IssuerAndAudienceDefaultToTheOrigin", func(t *testing.T) {
-		if got := originOf("https://app.example.com:8443/base/path?x=1"); got != "https://app.example.com:8443" {
+		if got := auth.Origin("https://app.example.com:8443/base/path?x=1"); got != "https://app.example.com:8443" {
 			t.Errorf("origin = %q", got)
 		}
 	})

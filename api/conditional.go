@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"hash"
+	"hash/fnv"
 	"slices"
 	"strconv"
 	"strings"
@@ -75,9 +77,6 @@ func (t entityTags) versions() []int64 {
 	return out
 }
 
-// errPrecondition is a conditional change that did not happen.
-var errPrecondition = store.ErrPreconditionFailed
-
 // ifMatchVersion turns If-Match into the version a change requires: 0 with
 // no header or "*" (any existing task), the one version it names, or, for a
 // list of tags, the task's current version when the list holds it.
@@ -90,7 +89,7 @@ func (a *app) ifMatchVersion(c *fiber.Ctx, id uint64) (version int64, present bo
 	vs := tags.versions()
 	switch len(vs) {
 	case 0:
-		return 0, true, errPrecondition
+		return 0, true, store.ErrPreconditionFailed
 	case 1:
 		return vs[0], true, nil
 	}
@@ -99,7 +98,7 @@ func (a *app) ifMatchVersion(c *fiber.Ctx, id uint64) (version int64, present bo
 		return 0, true, preconditionOf(err, true)
 	}
 	if !slices.Contains(vs, t.Version()) {
-		return 0, true, errPrecondition
+		return 0, true, store.ErrPreconditionFailed
 	}
 	return t.Version(), true, nil
 }
@@ -108,7 +107,7 @@ func (a *app) ifMatchVersion(c *fiber.Ctx, id uint64) (version int64, present bo
 // does not match If-Match either (412, as RFC 9110 says for "*").
 func preconditionOf(err error, ifMatch bool) error {
 	if ifMatch && errors.Is(err, store.ErrNotFound) {
-		return errPrecondition
+		return store.ErrPreconditionFailed
 	}
 	return err
 }
@@ -137,23 +136,20 @@ func notModified(c *fiber.Ctx, tag string) bool {
 	return true
 }
 
-// listTag is a list's ETag: a hash of what decides the list.
-type listTag struct{ h uint64 }
+// listTag is a list's ETag: a hash of what decides the list, each part
+// followed by a separator so that (ab, c) and (a, bc) differ.
+type listTag struct{ h hash.Hash64 }
 
 func newListTag(seq uint64, query []byte) listTag {
-	t := listTag{h: 14695981039346656037} // FNV-1a
+	t := listTag{h: fnv.New64a()}
 	t.add(binary.BigEndian.AppendUint64(nil, seq))
 	t.add(query)
 	return t
 }
 
-func (t *listTag) add(b []byte) {
-	for _, c := range b {
-		t.h ^= uint64(c)
-		t.h *= 1099511628211
-	}
-	t.h ^= 0xff // a separator, so that (ab, c) and (a, bc) differ
-	t.h *= 1099511628211
+func (t listTag) add(b []byte) {
+	t.h.Write(b)
+	t.h.Write([]byte{0xff})
 }
 
-func (t listTag) String() string { return `"l` + strconv.FormatUint(t.h, 36) + `"` }
+func (t listTag) String() string { return `"l` + strconv.FormatUint(t.h.Sum64(), 36) + `"` }

@@ -123,13 +123,13 @@ func (a *app) events(c *fiber.Ctx) error {
 		}
 		after = seq
 	}
+	obs := a.streamObserver()
 	wake, unsubscribe, ok := a.broker.subscribe(user, MaxStreamsPerUser)
 	if !ok {
-		a.streamObserver().StreamRefused()
+		obs.StreamRefused()
 		c.Set(fiber.HeaderRetryAfter, "5")
 		return detail(c, fiber.StatusTooManyRequests, "Too many event streams for this user")
 	}
-	obs := a.streamObserver()
 	obs.StreamOpened()
 	c.Set(fiber.HeaderContentType, "text/event-stream")
 	c.Set(fiber.HeaderCacheControl, "no-cache, no-transform") // no-transform: proxies must not compress (and so hold back) events
@@ -158,37 +158,30 @@ func (a *app) events(c *fiber.Ctx) error {
 		beat := time.NewTicker(a.cfg.Heartbeat)
 		defer beat.Stop()
 		for {
-			// Send what the log has after the last id sent.
-			for {
+			// Send what the log has after the last id sent, a batch at a
+			// time: a reader that falls behind holds up one batch here, never
+			// the whole log, and its write deadline passes while we wait on it.
+			for more := true; more; {
+				more = false
 				changes, last, gap, err := a.changes.Changes(a.background, user, after, eventBatch)
-				if err != nil {
+				switch {
+				case err != nil: // try again at the next wake-up or heartbeat
 					a.log.Warn("event stream: reading the change log", "user_id_len", len(user), "err", err)
-					break // try again at the next wake-up or heartbeat
-				}
-				if gap {
+				case gap:
 					s.event(0, "reset", []byte("{}"))
 					after = last
-					break
+				default:
+					for _, ch := range changes {
+						s.event(ch.Seq, ch.Kind.Event(), ch.Data)
+						after = ch.Seq
+					}
+					obs.EventsSent(len(changes))
+					more = len(changes) == eventBatch
 				}
-				for _, ch := range changes {
-					s.event(ch.Seq, ch.Kind.Event(), ch.Data)
-					after = ch.Seq
-				}
-				obs.EventsSent(len(changes))
-				if len(changes) < eventBatch {
-					break
-				}
-				// A batch at a time: a reader that falls behind holds up one
-				// batch here, never the whole log, and its write deadline
-				// passes while we wait on it.
 				if err := s.flush(); err != nil {
-					reason = "slow"
+					reason = "slow" // the write deadline passed, or the client went away
 					return s.n, err
 				}
-			}
-			if err := s.flush(); err != nil {
-				reason = "slow" // the write deadline passed, or the client went away
-				return s.n, err
 			}
 			select {
 			case <-wake:
@@ -212,7 +205,6 @@ func (a *app) events(c *fiber.Ctx) error {
 type sseWriter struct {
 	w   io.Writer
 	n   int64
-	err error
 	buf bytes.Buffer
 }
 

@@ -55,7 +55,6 @@ func (a *app) listTasks(c *fiber.Ctx) error {
 	// the clock (overdue) also hashes its body. Without a clock, a matching
 	// If-None-Match is answered before anything is listed.
 	var (
-		tag    listTag
 		seq    uint64
 		seqSet bool
 	)
@@ -88,8 +87,8 @@ func (a *app) listTasks(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	tag = newListTag(seq, args.QueryString())
 	if a.changes != nil {
+		tag := newListTag(seq, args.QueryString())
 		if q.Overdue != nil {
 			tag.add(*bp)
 			if notModified(c, tag.String()) {

@@ -11,6 +11,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"net/url"
 	"time"
 )
 
@@ -66,3 +67,13 @@ var (
 // MaxTokenLen bounds the bearer token we are willing to parse. Real Better
 // Auth tokens are well under 2 KiB.
 const MaxTokenLen = 8 << 10
+
+// Origin is scheme://host[:port] of a URL (what Better Auth puts in iss and
+// aud, and what a browser sends as Origin), or "" when raw has none.
+func Origin(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
+}

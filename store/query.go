@@ -146,8 +146,15 @@ func (q *ListQuery) Compare(a, b *Task) int {
 	case SortPriority:
 		c = cmp.Compare(a.Priority, b.Priority)
 	}
+	return q.Order(c, a.ID, b.ID)
+}
+
+// Order finishes a comparison c by the sort key: ties break by id, and then
+// the direction applies. A store that compares its own records ends with it,
+// so that it orders exactly as Compare does.
+func (q *ListQuery) Order(c int, aID, bID uint64) int {
 	if c == 0 {
-		c = cmp.Compare(a.ID, b.ID)
+		c = cmp.Compare(aID, bID)
 	}
 	if q.Desc {
 		return -c

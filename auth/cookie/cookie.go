@@ -17,8 +17,6 @@ package cookie
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -126,7 +124,7 @@ func safeMethod(m string) bool {
 func (v *Verifier) allowedOrigin(c *fiber.Ctx) bool {
 	origin := c.Get(fiber.HeaderOrigin)
 	if origin == "" {
-		origin = originOf(c.Get(fiber.HeaderReferer))
+		origin = auth.Origin(c.Get(fiber.HeaderReferer))
 	}
 	if origin == "" || origin == "null" {
 		return false
@@ -135,14 +133,6 @@ func (v *Verifier) allowedOrigin(c *fiber.Ctx) bool {
 		return true
 	}
 	return strings.EqualFold(origin, c.Protocol()+"://"+string(c.Request().Host()))
-}
-
-func originOf(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.Scheme == "" || u.Host == "" {
-		return ""
-	}
-	return u.Scheme + "://" + u.Host
 }
 
 // Verify authenticates the cookies a Source found.
@@ -193,12 +183,8 @@ func (v *Verifier) checkTokenSignature(value string) error {
 	if err != nil || !ok {
 		return fmt.Errorf("%w (%s): session_token is not signed", auth.ErrInvalidToken, Name)
 	}
-	for _, secret := range v.cfg.Secrets {
-		mac := hmac.New(sha256.New, secret)
-		mac.Write([]byte(token))
-		if hmac.Equal([]byte(base64.StdEncoding.EncodeToString(mac.Sum(nil))), []byte(sig)) {
-			return nil
-		}
+	if v.hmacMatches([]byte(token), sig, base64.StdEncoding) {
+		return nil
 	}
 	return fmt.Errorf("%w (%s): session_token signature does not match", auth.ErrInvalidToken, Name)
 }

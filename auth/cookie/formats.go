@@ -95,7 +95,7 @@ func (v *Verifier) fromCompact(data string) (string, time.Time, error) {
 		signed = append(signed, ',')
 	}
 	signed = append(append(append(signed, `"expiresAt":`...), c.ExpiresAt...), '}')
-	if !v.hmacMatches(signed, c.Signature) {
+	if !v.hmacMatches(signed, c.Signature, base64.RawURLEncoding) {
 		return "", time.Time{}, invalid
 	}
 	now := v.cfg.Now()
@@ -110,11 +110,13 @@ func (v *Verifier) fromCompact(data string) (string, time.Time, error) {
 	return user, time.UnixMilli(expires), err
 }
 
-func (v *Verifier) hmacMatches(msg []byte, sig string) bool {
+// hmacMatches reports whether sig is HMAC-SHA256(secret, msg) in enc for one
+// of the secrets, compared in constant time.
+func (v *Verifier) hmacMatches(msg []byte, sig string, enc *base64.Encoding) bool {
 	for _, secret := range v.cfg.Secrets {
 		mac := hmac.New(sha256.New, secret)
 		mac.Write(msg)
-		if hmac.Equal([]byte(base64.RawURLEncoding.EncodeToString(mac.Sum(nil))), []byte(sig)) {
+		if hmac.Equal([]byte(enc.EncodeToString(mac.Sum(nil))), []byte(sig)) {
 			return true
 		}
 	}
@@ -167,7 +169,7 @@ func jweKey(secret []byte) ([]byte, error) {
 // A256GCM cannot use, so no such cookie can be made; it is not accepted.)
 func (v *Verifier) fromJWE(data string) (string, time.Time, error) {
 	invalid := fmt.Errorf("%w (%s): session_data is not a JWE made with the secret", auth.ErrInvalidToken, Name)
-	obj, err := jose.ParseEncrypted(data, []jose.KeyAlgorithm{jose.DIRECT}, []jose.ContentEncryption{jose.A256CBC_HS512})
+	obj, err := jose.ParseEncryptedCompact(data, []jose.KeyAlgorithm{jose.DIRECT}, []jose.ContentEncryption{jose.A256CBC_HS512})
 	if err != nil {
 		return "", time.Time{}, invalid
 	}

@@ -306,8 +306,9 @@ func (s *Store) Update(ctx context.Context, owner string, id uint64, p store.Pat
 	var verdict idemVerdict
 	stale := false // flags, not errors: an error would roll back the whole batch
 	err := s.writeTask(owner, id, func(u *userBuckets, v []byte) error {
+		now := s.clock()
 		var err error
-		if verdict, err = idemCheck(u.user.Tx(), owner, p.Idem, s.clock()); err != nil || verdict.stop() {
+		if verdict, err = idemCheck(u.user.Tx(), owner, p.Idem, now); err != nil || verdict.stop() {
 			return err
 		}
 		old, err := decodeTask(v)
@@ -318,7 +319,6 @@ func (s *Store) Update(ctx context.Context, owner string, id uint64, p store.Pat
 			return nil
 		}
 		t = old
-		now := s.clock()
 		if spawn := t.Apply(p, now); spawn {
 			next, err := create(u, owner, t.Recur(now), now)
 			if err != nil {

@@ -534,13 +534,7 @@ func compareCandidates(q *store.ListQuery, a, b *candidate) int {
 	} else {
 		c = cmp.Compare(a.num, b.num)
 	}
-	if c == 0 {
-		c = cmp.Compare(a.id, b.id)
-	}
-	if q.Desc {
-		return -c
-	}
-	return c
+	return q.Order(c, a.id, b.id)
 }
 
 func candidateIDs(cs []candidate) []uint64 {

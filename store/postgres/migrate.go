@@ -93,9 +93,8 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) ([]int, error) {
 	if err := conn.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM taskbolt_schema_migrations").Scan(&current); err != nil {
 		return nil, err
 	}
-	if known := SchemaVersion(); current > known {
-		return nil, fmt.Errorf("%w: the database is at schema version %d, and this taskbolt knows only up to %d: run a newer taskbolt (or restore a backup made for this version)",
-			ErrSchemaTooNew, current, known)
+	if current > SchemaVersion() {
+		return nil, tooNew(current)
 	}
 	var applied []int
 	for _, m := range all {
@@ -129,9 +128,15 @@ func checkVersion(ctx context.Context, pool *pgxpool.Pool) error {
 	case err != nil:
 		return fmt.Errorf("postgres: %w", classify(ctx, err))
 	case current > SchemaVersion():
-		return fmt.Errorf("%w: the database is at schema version %d, and this taskbolt knows only up to %d", ErrSchemaTooNew, current, SchemaVersion())
+		return tooNew(current)
 	case current < SchemaVersion():
 		return fmt.Errorf("postgres: the database is at schema version %d; `taskbolt serve` migrates it to %d", current, SchemaVersion())
 	}
 	return nil
+}
+
+// tooNew refuses a database a newer taskbolt has migrated.
+func tooNew(current int) error {
+	return fmt.Errorf("%w: the database is at schema version %d, and this taskbolt knows only up to %d: run a newer taskbolt (or restore a backup made for this version)",
+		ErrSchemaTooNew, current, SchemaVersion())
 }
