@@ -2,11 +2,14 @@
 //
 // Layout:
 //
-//	meta/schema_version             = "2"
+//	meta/schema_version             = "4" (SchemaVersion)
 //	users/<user_id>                 (its sequence is the user's next task id)
 //	users/<user_id>/n               = the user's task count
 //	users/<user_id>/tasks/<id>      = header + wire JSON (see codec.go)
 //	users/<user_id>/idx, rec, counts  the indexes of a user past IndexAfter tasks (index.go)
+//	users/<user_id>/logtail, log/<seq>  the user's change log (changes.go)
+//	reminders/<remind_at><owner>\0<id>  reminders still to fire (reminders.go)
+//	idempotency/<owner>\0<key>       recorded outcomes of Idempotency-Keys (idempotency.go)
 //
 // Task ids come from the user bucket's NextSequence, so they are unique per
 // user and never reused after a delete. Every write goes through db.Batch, so
@@ -33,7 +36,7 @@ import (
 // SchemaVersion is the layout version written to meta/schema_version. Open
 // migrates an older file in place and refuses a newer one rather than
 // misread it.
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 var (
 	metaBucket    = []byte("meta")

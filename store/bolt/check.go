@@ -85,6 +85,9 @@ func checkUser(user *bbolt.Bucket, indexAfter int) error {
 	if u.taskCount() != n {
 		return fmt.Errorf("the task count says %d, there are %d", u.taskCount(), n)
 	}
+	if err := checkLog(user); err != nil {
+		return fmt.Errorf("change log: %w", err)
+	}
 	if !u.indexed() {
 		if n > indexAfter {
 			return fmt.Errorf("%d tasks and no index (indexed after %d)", n, indexAfter)
@@ -144,6 +147,39 @@ func sameEntries(what string, b *bbolt.Bucket, want map[string]string) error {
 	}
 	if n != len(want) {
 		return fmt.Errorf("%s has %d entries, the tasks call for %d", what, n, len(want))
+	}
+	return nil
+}
+
+// checkLog verifies that the user's change log reads in order: the log
+// bucket's changes, then the tail's, one sequence after another, ending at
+// the user's sequence.
+func checkLog(user *bbolt.Bucket) error {
+	tail := logTail(user.Get(logTailKey))
+	if tail != nil && len(tail) < 8 {
+		return errors.New("short tail")
+	}
+	var prev uint64
+	next := func(seq uint64, entry []byte) error {
+		switch {
+		case len(entry) < logHeader:
+			return fmt.Errorf("change %d: short entry", seq)
+		case prev != 0 && seq != prev+1:
+			return fmt.Errorf("change %d follows %d", seq, prev)
+		}
+		prev = seq
+		return nil
+	}
+	if log := user.Bucket(logBucket); log != nil {
+		if err := log.ForEach(func(k, v []byte) error { return next(keyID(k), v) }); err != nil {
+			return err
+		}
+	}
+	if err := tail.each(next); err != nil {
+		return err
+	}
+	if prev > tail.seq() {
+		return fmt.Errorf("change %d is past the sequence %d", prev, tail.seq())
 	}
 	return nil
 }

@@ -32,6 +32,15 @@ func TestCheckFindsDisagreement(t *testing.T) {
 		{"TaskCountOff", func(u *bbolt.Bucket) error {
 			return u.Put([]byte("n"), []byte{0, 0, 0, 0, 0, 0, 0, 7})
 		}, "task count"},
+		{"LogSequenceBehind", func(u *bbolt.Bucket) error {
+			tail := append([]byte{}, u.Get([]byte("logtail"))...)
+			tail[7] = 1 // three changes, the sequence says 1
+			return u.Put([]byte("logtail"), tail)
+		}, "change log"},
+		{"LogEntryTruncated", func(u *bbolt.Bucket) error {
+			tail := u.Get([]byte("logtail"))
+			return u.Put([]byte("logtail"), append([]byte{}, tail[:len(tail)-5]...))
+		}, "change log"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "t.db")

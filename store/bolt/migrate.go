@@ -16,6 +16,7 @@ import (
 var migrations = []func(tx *bbolt.Tx, indexAfter int) (users, tasks int, err error){
 	migrateTo2,
 	migrateTo3,
+	migrateTo4,
 }
 
 // migrate runs every migration from version up, in one transaction.

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -82,7 +83,7 @@ func TestMigrateFromV1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(logs.String(), "database migrated") || !strings.Contains(logs.String(), "from_version=1 to_version=3 users=3 tasks=120") {
+	if !strings.Contains(logs.String(), "database migrated") || !strings.Contains(logs.String(), fmt.Sprintf("from_version=1 to_version=%d users=3 tasks=120", bolt.SchemaVersion)) {
 		t.Errorf("migration log: %s", logs.String())
 	}
 	if err := s.Check(context.Background()); err != nil {
@@ -116,10 +117,12 @@ func TestNewerSchemaIsRefused(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "future.db")
 	writeV1(t, path, 1, 1)
 	db, _ := bbolt.Open(path, 0o600, nil)
-	db.Update(func(tx *bbolt.Tx) error { return tx.Bucket([]byte("meta")).Put([]byte("schema_version"), []byte("4")) })
+	db.Update(func(tx *bbolt.Tx) error {
+		return tx.Bucket([]byte("meta")).Put([]byte("schema_version"), []byte(strconv.Itoa(bolt.SchemaVersion+1)))
+	})
 	db.Close()
 	_, err := bolt.Open(path, bolt.Options{})
-	if err == nil || !strings.Contains(err.Error(), "schema version 4 is newer than this taskbolt (3)") || !strings.Contains(err.Error(), "left untouched") {
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("schema version %d is newer than this taskbolt (%d)", bolt.SchemaVersion+1, bolt.SchemaVersion)) || !strings.Contains(err.Error(), "left untouched") {
 		t.Fatalf("err = %v", err)
 	}
 }

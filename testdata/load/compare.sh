@@ -5,10 +5,10 @@
 # Each round gives each binary a fresh bbolt file (DATABASE_URL=postgres://…
 # in the environment compares them on PostgreSQL, in a fresh schema each),
 # seeds 100 users × 20 tasks and runs wrk (64 connections, DURATION, 4s) on
-# toggle, create and list. ROUNDS (2) rounds.
+# SCENARIOS (toggle create list). ROUNDS (2) rounds.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-DURATION=${DURATION:-4s} ROUNDS=${ROUNDS:-2}
+DURATION=${DURATION:-4s} ROUNDS=${ROUNDS:-2} SCENARIOS=${SCENARIOS:-toggle create list}
 export BETTER_AUTH_SECRET=$(head -c 32 /dev/urandom | base64) TASKBOLT_ENV_FILE= HOST=127.0.0.1 LOG_LEVEL=info
 base=${DATABASE_URL:-}
 work=$(mktemp -d)
@@ -25,7 +25,7 @@ for round in $(seq "$ROUNDS"); do
     pid=$!
     for _ in $(seq 100); do curl -sf http://127.0.0.1:18799/healthz >/dev/null && break; sleep 0.05; done
     go run ./testdata/load/seed -url http://127.0.0.1:18799 -users 100 -tasks 20 -out "$work/tokens" >/dev/null
-    for s in toggle create list; do
+    for s in $SCENARIOS; do
       printf '%-24s round %s  ' "$(basename "$bin")" "$round"
       SCENARIO=$s TOKENS_FILE="$work/tokens" wrk -t2 -c64 -d"$DURATION" -s testdata/load/scenario.lua http://127.0.0.1:18799 | tail -1
     done
