@@ -146,9 +146,18 @@ func create(ctx context.Context, q querier, t *store.Task) (uint64, error) {
 
 // logged runs logChangeSQL and returns the seq.
 func logged(ctx context.Context, q querier, moves bool, owner string, from, to int, kind store.ChangeKind, id uint64, data string) (uint64, error) {
-	var seq int64
-	err := q.QueryRow(ctx, logChangeSQL(moves), owner, from, to, int16(kind), int64(id), data).Scan(&seq)
-	return uint64(seq), err
+	var seq uint64
+	err := q.QueryRow(ctx, logChangeSQL(moves), logArgs(owner, from, to, kind, id, data)...).Scan(&seq)
+	return seq, err
+}
+
+// queueLog queues logChangeSQL in a batch; its QueryRow gets the seq.
+func queueLog(b *pgx.Batch, moves bool, owner string, from, to int, kind store.ChangeKind, id uint64, data string) *pgx.QueuedQuery {
+	return b.Queue(logChangeSQL(moves), logArgs(owner, from, to, kind, id, data)...)
+}
+
+func logArgs(owner string, from, to int, kind store.ChangeKind, id uint64, data string) []any {
+	return []any{owner, from, to, int16(kind), int64(id), data}
 }
 
 // Create implements store.Store.
@@ -232,17 +241,19 @@ func (s *Store) Update(ctx context.Context, owner string, id uint64, p store.Pat
 		// it counts as sent.
 		reopened := wasCompleted && !t.Completed && t.RemindAt != nil && !t.RemindAt.After(now)
 		v := values(&t) // owner, then the columns from title to updated_at; created_at never changes
-		_, err = tx.Exec(ctx, `UPDATE taskbolt_tasks SET title = $3, description = $4, completed = $5, priority = $6, tags = $7,
-			tags_fold = $8, search = $9, search_desc = $10, due_date = $11, recurrence = $12, remind_at = $13, spawned = $14,
-			updated_at = $15, reminded_at = CASE WHEN $16 THEN $13 ELSE reminded_at END WHERE owner = $1 AND id = $2`,
-			append([]any{owner, int64(id)}, append(v[1:13:13], v[14], reopened)...)...)
-		if err != nil {
-			return err
-		}
 		is := slot(t.Completed, t.Priority)
 		entry := t
 		entry.NextOccurrence = 0
-		if seq, err = logged(ctx, tx, is != was, owner, was, is, store.ChangeUpdated, id, taskData(&entry)); err != nil {
+		// The update and its log entry go in one round trip.
+		var b pgx.Batch
+		b.Queue(`UPDATE taskbolt_tasks SET title = $3, description = $4, completed = $5, priority = $6, tags = $7,
+			tags_fold = $8, search = $9, search_desc = $10, due_date = $11, recurrence = $12, remind_at = $13, spawned = $14,
+			updated_at = $15, reminded_at = CASE WHEN $16 THEN $13 ELSE reminded_at END WHERE owner = $1 AND id = $2`,
+			append([]any{owner, int64(id)}, append(v[1:13:13], v[14], reopened)...)...)
+		queueLog(&b, is != was, owner, was, is, store.ChangeUpdated, id, taskData(&entry)).QueryRow(func(r pgx.Row) error {
+			return r.Scan(&seq)
+		})
+		if err := tx.SendBatch(ctx, &b).Close(); err != nil {
 			return err
 		}
 		return recordOutcome(ctx, tx, owner, p.Idem, &t)
