@@ -136,7 +136,7 @@ func (s *Store) Load(ctx context.Context, owner string, lastID uint64, tasks []s
 			if err := u.tasks.Put(idKey(t.ID), value); err != nil {
 				return err
 			}
-			if err := logTask(u, kind, &out[i]); err != nil {
+			if err := logTask(u, kind, t.ID, value); err != nil {
 				return err
 			}
 			if err := importReminder(tx, owner, replaced, &out[i]); err != nil {

@@ -221,14 +221,15 @@ func createIndex(u *userBuckets) error {
 // (nil for a new task) to t. The create that takes a user past
 // its indexAfter builds its indexes.
 func putTask(u *userBuckets, old, t *store.Task) error {
-	if err := u.tasks.Put(idKey(t.ID), encodeTask(t)); err != nil {
+	value := encodeTask(t)
+	if err := u.tasks.Put(idKey(t.ID), value); err != nil {
 		return err
 	}
 	kind := store.ChangeUpdated
 	if old == nil {
 		kind = store.ChangeCreated
 	}
-	if err := logTask(u, kind, t); err != nil {
+	if err := logTask(u, kind, t.ID, value); err != nil {
 		return err
 	}
 	if err := keepReminder(u.user.Tx(), t.UserID, old, t); err != nil {

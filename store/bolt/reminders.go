@@ -106,7 +106,7 @@ func (s *Store) FireReminders(ctx context.Context, now time.Time, limit int) (in
 			if !pendingReminder(&t) || int64(binary.BigEndian.Uint64(k[:8])) != t.RemindAt.UnixMicro() {
 				continue // a stale entry: the task changed since
 			}
-			if err := logTask(u, store.ChangeReminder, &t); err != nil {
+			if err := logTask(u, store.ChangeReminder, t.ID, v); err != nil {
 				return err
 			}
 			fired[owner] = u.seq

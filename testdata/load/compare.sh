@@ -5,12 +5,14 @@
 # Each round gives each binary a fresh bbolt file (DATABASE_URL=postgres://…
 # in the environment compares them on PostgreSQL, in a fresh schema each),
 # seeds 100 users × 20 tasks and runs wrk (64 connections, DURATION, 4s) on
-# SCENARIOS (toggle create list). ROUNDS (2) rounds.
+# SCENARIOS (toggle create list), with the server's CPU time per request.
+# ROUNDS (2) rounds.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DURATION=${DURATION:-4s} ROUNDS=${ROUNDS:-2} SCENARIOS=${SCENARIOS:-toggle create list}
 export BETTER_AUTH_SECRET=$(head -c 32 /dev/urandom | base64) TASKBOLT_ENV_FILE= HOST=127.0.0.1 LOG_LEVEL=info
 base=${DATABASE_URL:-}
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 for round in $(seq "$ROUNDS"); do
@@ -27,7 +29,12 @@ for round in $(seq "$ROUNDS"); do
     go run ./testdata/load/seed -url http://127.0.0.1:18799 -users 100 -tasks 20 -out "$work/tokens" >/dev/null
     for s in $SCENARIOS; do
       printf '%-24s round %s  ' "$(basename "$bin")" "$round"
-      SCENARIO=$s TOKENS_FILE="$work/tokens" wrk -t2 -c64 -d"$DURATION" -s testdata/load/scenario.lua http://127.0.0.1:18799 | tail -1
+      before=$(cpu_ticks "$pid")
+      SCENARIO=$s TOKENS_FILE="$work/tokens" wrk -t2 -c64 -d"$DURATION" -s testdata/load/scenario.lua http://127.0.0.1:18799 | tail -1 >"$work/wrk"
+      # The server's CPU time per request: steadier than req/s on a VM
+      # whose speed drifts (and it leaves out wrk and PostgreSQL).
+      awk -v ticks=$(($(cpu_ticks "$pid") - before)) -v hz="$(getconf CLK_TCK)" \
+        '{printf "%s   server CPU %.0f µs/req\n", $0, ticks / hz * 1e6 / $11}' "$work/wrk"
     done
     kill "$pid"; wait "$pid" 2>/dev/null || true
   done
