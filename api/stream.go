@@ -72,7 +72,9 @@ type deadlineWriter struct {
 }
 
 func (d *deadlineWriter) Write(p []byte) (int, error) {
-	d.conn.SetWriteDeadline(time.Now().Add(d.timeout))
+	if len(p) > d.w.Available() { // only a write that reaches the connection needs one
+		d.conn.SetWriteDeadline(time.Now().Add(d.timeout))
+	}
 	return d.w.Write(p)
 }
 
