@@ -29,8 +29,10 @@ func scanTaskAnd(r row, more ...any) (store.Task, error) {
 		priority    int16
 		recur       string
 	)
-	err := r.Scan(append([]any{&t.ID, &t.UserID, &title, &desc, &t.Completed, &priority, &t.Tags, &t.DueDate, &recur,
-		&t.RemindAt, &t.Spawned, &t.CreatedAt, &t.UpdatedAt}, more...)...)
+	dest := make([]any, 0, 13+len(more)) // one allocation per row, where append would make two
+	dest = append(dest, &t.ID, &t.UserID, &title, &desc, &t.Completed, &priority, &t.Tags, &t.DueDate, &recur,
+		&t.RemindAt, &t.Spawned, &t.CreatedAt, &t.UpdatedAt)
+	err := r.Scan(append(dest, more...)...)
 	if err != nil {
 		return t, err
 	}

@@ -5,11 +5,13 @@
 # Each round gives each binary a fresh bbolt file (DATABASE_URL=postgres://…
 # in the environment compares them on PostgreSQL, in a fresh schema each),
 # seeds 100 users × 20 tasks and runs wrk (64 connections, DURATION, 4s) on
-# SCENARIOS (toggle create list), with the server's CPU time per request.
+# SCENARIOS (list toggle create: the list first, on the seeded users alone, as
+# each binary creates a different number of tasks), with the server's CPU time
+# per request.
 # ROUNDS (2) rounds.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-DURATION=${DURATION:-4s} ROUNDS=${ROUNDS:-2} SCENARIOS=${SCENARIOS:-toggle create list}
+DURATION=${DURATION:-4s} ROUNDS=${ROUNDS:-2} SCENARIOS=${SCENARIOS:-list toggle create}
 export BETTER_AUTH_SECRET=$(head -c 32 /dev/urandom | base64) TASKBOLT_ENV_FILE= HOST=127.0.0.1 LOG_LEVEL=info
 base=${DATABASE_URL:-}
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime
