@@ -12,6 +12,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"taskbolt/auth"
+	"taskbolt/store"
 )
 
 // Events (CONTRACT.md "Events"): GET /api/{user_id}/events is a Server-Sent
@@ -37,21 +38,42 @@ type StreamObserver interface {
 	StreamRefused() // over MaxStreamsPerUser
 }
 
-// broker wakes the streams of an owner when its log grows.
+// broker wakes the streams of an owner when its log grows, and lets them
+// share their reads of it: one change wakes every stream of its owner, and
+// streams that have sent the same events ask for the same changes, so one
+// read of the log (a query, on PostgreSQL) serves them all.
 type broker struct {
 	mu   sync.Mutex
-	subs map[string]map[chan struct{}]struct{}
+	subs map[string]*ownerStreams
 }
 
-func newBroker() *broker { return &broker{subs: map[string]map[chan struct{}]struct{}{}} }
+type ownerStreams struct {
+	streams map[chan struct{}]struct{}
+	gen     uint64      // publishes so far: a read begun before the last one may miss its change
+	read    *sharedRead // the newest read, or nil
+}
+
+// sharedRead is one read of an owner's log after an id; done is closed once
+// its result is in.
+type sharedRead struct {
+	gen, after uint64
+	done       chan struct{}
+	changes    []store.Change // read-only once done: shared
+	last       uint64
+	gap        bool
+	err        error
+}
+
+func newBroker() *broker { return &broker{subs: map[string]*ownerStreams{}} }
 
 // publish wakes owner's streams ("": every stream). It never blocks: a
 // stream that has not yet read its last wake-up just reads more.
 func (b *broker) publish(owner string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	wake := func(subs map[chan struct{}]struct{}) {
-		for ch := range subs {
+	wake := func(o *ownerStreams) {
+		o.gen++
+		for ch := range o.streams {
 			select {
 			case ch <- struct{}{}:
 			default:
@@ -59,31 +81,59 @@ func (b *broker) publish(owner string) {
 		}
 	}
 	if owner != "" {
-		wake(b.subs[owner])
+		if o := b.subs[owner]; o != nil {
+			wake(o)
+		}
 		return
 	}
-	for _, subs := range b.subs {
-		wake(subs)
+	for _, o := range b.subs {
+		wake(o)
 	}
+}
+
+// read returns owner's changes after an id: the result of a read begun
+// since the last publish for the same id when there is one (waiting for it
+// if it is still running), else load's, which the others may then share.
+// A read begun after a publish sees the change that publish was for.
+func (b *broker) read(owner string, after uint64, load func() ([]store.Change, uint64, bool, error)) ([]store.Change, uint64, bool, error) {
+	b.mu.Lock()
+	o := b.subs[owner]
+	if o == nil { // not subscribed: nothing to share
+		b.mu.Unlock()
+		return load()
+	}
+	if r := o.read; r != nil && r.gen == o.gen && r.after == after {
+		b.mu.Unlock()
+		<-r.done
+		return r.changes, r.last, r.gap, r.err
+	}
+	r := &sharedRead{gen: o.gen, after: after, done: make(chan struct{})}
+	o.read = r
+	b.mu.Unlock()
+	r.changes, r.last, r.gap, r.err = load()
+	close(r.done)
+	return r.changes, r.last, r.gap, r.err
 }
 
 // subscribe registers a stream of owner, unless it already has max.
 func (b *broker) subscribe(owner string, max int) (chan struct{}, func(), bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if len(b.subs[owner]) >= max {
+	o := b.subs[owner]
+	if o == nil {
+		o = &ownerStreams{streams: map[chan struct{}]struct{}{}}
+		b.subs[owner] = o
+	}
+	if len(o.streams) >= max {
 		return nil, nil, false
 	}
-	if b.subs[owner] == nil {
-		b.subs[owner] = map[chan struct{}]struct{}{}
-	}
 	ch := make(chan struct{}, 1)
-	b.subs[owner][ch] = struct{}{}
+	o.streams[ch] = struct{}{}
 	return ch, func() {
 		b.mu.Lock()
 		defer b.mu.Unlock()
-		delete(b.subs[owner], ch)
-		if len(b.subs[owner]) == 0 {
+		delete(o.streams, ch)
+		if len(o.streams) == 0 && b.subs[owner] == o {
 			delete(b.subs, owner)
 		}
 	}, true
@@ -163,7 +213,10 @@ func (a *app) events(c *fiber.Ctx) error {
 			// the whole log, and its write deadline passes while we wait on it.
 			for more := true; more; {
 				more = false
-				changes, last, gap, err := a.changes.Changes(a.background, user, after, eventBatch)
+				from := after
+				changes, last, gap, err := a.broker.read(user, from, func() ([]store.Change, uint64, bool, error) {
+					return a.changes.Changes(a.background, user, from, eventBatch)
+				})
 				switch {
 				case err != nil: // try again at the next wake-up or heartbeat
 					a.log.Warn("event stream: reading the change log", "user_id_len", len(user), "err", err)

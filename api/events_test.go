@@ -7,7 +7,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -265,5 +267,49 @@ func TestHeartbeat(t *testing.T) {
 		case <-deadline:
 			t.Fatalf("%d heartbeats in a second at 100 ms", beats)
 		}
+	}
+}
+
+// countingLog is a store whose change log reads are counted.
+type countingLog struct {
+	store.Store
+	store.Changelog
+	reads atomic.Int64
+}
+
+func (c *countingLog) Changes(ctx context.Context, owner string, after uint64, limit int) ([]store.Change, uint64, bool, error) {
+	c.reads.Add(1)
+	return c.Changelog.Changes(ctx, owner, after, limit)
+}
+
+// TestStreamsShareReads: the streams of one user, woken by one change, share
+// one read of the change log (a query each, on PostgreSQL), and each still
+// gets every event, in order.
+func TestStreamsShareReads(t *testing.T) {
+	var log *countingLog
+	done := make(chan struct{})
+	e := newEnv(t, api.Config{Done: done}, func(s store.Store) store.Store {
+		log = &countingLog{Store: s, Changelog: s.(store.Changelog)}
+		return log
+	})
+	base := e.listen()
+	t.Cleanup(func() { close(done) }) // the streams end before the server shuts down
+	tok := token(t, "alice")
+	var streams []*stream
+	for range api.MaxStreamsPerUser {
+		streams = append(streams, openStream(t, base+"/api/alice/events", tok))
+	}
+	const creates = 20
+	before := log.reads.Load()
+	for i := range creates {
+		created := e.do("POST", "/api/alice/tasks", tok, fmt.Sprintf(`{"title":"task %d"}`, i))
+		for _, s := range streams {
+			if ev := s.next(); ev.id != strconv.Itoa(i+1) || ev.name != "task.created" || ev.data != string(created.body) {
+				t.Fatalf("create %d: %+v", i+1, ev)
+			}
+		}
+	}
+	if reads := log.reads.Load() - before; reads > 3*creates {
+		t.Errorf("%d streams read the log %d times for %d changes: each read its own", len(streams), reads, creates)
 	}
 }
