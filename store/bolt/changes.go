@@ -3,6 +3,7 @@ package bolt
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"sync"
 	"time"
 
@@ -163,43 +164,54 @@ func (s *Store) Changes(ctx context.Context, owner string, after uint64, limit i
 			gap = after > 0
 			return nil
 		}
-		tail := logTail(user.Get(logTailKey))
-		last = tail.seq()
-		// first is the oldest change kept: the log bucket's first, else the
-		// tail's first, else none (0).
-		var first uint64
-		log := user.Bucket(logBucket)
-		if log != nil {
-			if k, _ := log.Cursor().First(); k != nil {
-				first = keyID(k)
-			}
-		}
-		if first == 0 && len(tail) > 8+12 {
-			first = binary.BigEndian.Uint64(tail[8:])
+		last = logTail(user.Get(logTailKey)).seq()
+		var first uint64 // the oldest change kept (0: none)
+		if err := walkLog(user, 0, func(seq uint64, _ []byte) error { first = seq; return errEnough }); err != nil {
+			return err
 		}
 		if after > last || first != 0 && first > after+1 || first == 0 && after < last {
 			gap = true
 			return nil
 		}
-		add := func(seq uint64, entry []byte) error {
-			if seq <= after || len(out) >= limit {
-				return nil
+		return walkLog(user, after, func(seq uint64, entry []byte) error {
+			if len(out) >= limit {
+				return errEnough
 			}
 			c, err := decodeChange(seq, entry)
 			out = append(out, c)
 			return err
-		}
-		if log != nil {
+		})
+	})
+	return out, last, gap, classify(err)
+}
+
+// errEnough is what a walkLog function returns to stop the walk early.
+var errEnough = errors.New("enough")
+
+// walkLog calls fn with each change in the user's log after an id, oldest
+// first: the log bucket's, then the tail's. It stops at fn's first error,
+// which it returns unless it is errEnough.
+func walkLog(user *bbolt.Bucket, after uint64, fn func(seq uint64, entry []byte) error) error {
+	err := func() error {
+		if log := user.Bucket(logBucket); log != nil {
 			c := log.Cursor()
-			for k, v := c.Seek(idKey(after + 1)); k != nil && len(out) < limit; k, v = c.Next() {
-				if err := add(keyID(k), v); err != nil {
+			for k, v := c.Seek(idKey(after + 1)); k != nil; k, v = c.Next() {
+				if err := fn(keyID(k), v); err != nil {
 					return err
 				}
 			}
 		}
-		return tail.each(add)
-	})
-	return out, last, gap, classify(err)
+		return logTail(user.Get(logTailKey)).each(func(seq uint64, entry []byte) error {
+			if seq <= after {
+				return nil
+			}
+			return fn(seq, entry)
+		})
+	}()
+	if errors.Is(err, errEnough) {
+		return nil
+	}
+	return err
 }
 
 // Seq implements store.Changelog.

@@ -170,12 +170,7 @@ func checkLog(user *bbolt.Bucket) error {
 		prev = seq
 		return nil
 	}
-	if log := user.Bucket(logBucket); log != nil {
-		if err := log.ForEach(func(k, v []byte) error { return next(keyID(k), v) }); err != nil {
-			return err
-		}
-	}
-	if err := tail.each(next); err != nil {
+	if err := walkLog(user, 0, next); err != nil {
 		return err
 	}
 	if prev > tail.seq() {
