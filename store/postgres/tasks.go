@@ -244,15 +244,13 @@ func (s *Store) Update(ctx context.Context, owner string, id uint64, p store.Pat
 		reopened := wasCompleted && !t.Completed && t.RemindAt != nil && !t.RemindAt.After(now)
 		v := values(&t) // owner, then the columns from title to updated_at; created_at never changes
 		is := slot(t.Completed, t.Priority)
-		entry := t
-		entry.NextOccurrence = 0
 		// The update and its log entry go in one round trip.
 		var b pgx.Batch
 		b.Queue(`UPDATE taskbolt_tasks SET title = $3, description = $4, completed = $5, priority = $6, tags = $7,
 			tags_fold = $8, search = $9, search_desc = $10, due_date = $11, recurrence = $12, remind_at = $13, spawned = $14,
 			updated_at = $15, reminded_at = CASE WHEN $16 THEN $13 ELSE reminded_at END WHERE owner = $1 AND id = $2`,
 			append([]any{owner, int64(id)}, append(v[1:13:13], v[14], reopened)...)...)
-		queueLog(&b, is != was, owner, was, is, store.ChangeUpdated, id, taskData(&entry)).QueryRow(func(r pgx.Row) error {
+		queueLog(&b, is != was, owner, was, is, store.ChangeUpdated, id, taskData(&t)).QueryRow(func(r pgx.Row) error {
 			return r.Scan(&seq)
 		})
 		if err := tx.SendBatch(ctx, &b).Close(); err != nil {
