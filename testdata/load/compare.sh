@@ -16,19 +16,13 @@ export BETTER_AUTH_SECRET=$(head -c 32 /dev/urandom | base64) TASKBOLT_ENV_FILE=
 base=${DATABASE_URL:-}
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+pid=
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
+source testdata/load/lib.sh
+go build -o "$work/seed" ./testdata/load/seed
 for round in $(seq "$ROUNDS"); do
   for bin in "$@"; do
-    if [ -n "$base" ]; then
-      psql "$base" -qc "DROP SCHEMA IF EXISTS compare CASCADE; CREATE SCHEMA compare" 2>/dev/null
-      case "$base" in *\?*) url="$base&search_path=compare" ;; *) url="$base?search_path=compare" ;; esac
-    else
-      url="$work/compare.db"; rm -f "$url"
-    fi
-    DATABASE_URL="$url" PORT=18799 "$bin" serve >"$work/out" 2>"$work/log" &
-    pid=$!
-    for _ in $(seq 100); do curl -sf http://127.0.0.1:18799/healthz >/dev/null && break; sleep 0.05; done
-    go run ./testdata/load/seed -url http://127.0.0.1:18799 -users 100 -tasks 20 -out "$work/tokens" >/dev/null
+    fresh_server "$bin" 18799 compare
     for s in $SCENARIOS; do
       printf '%-24s round %s  ' "$(basename "$bin")" "$round"
       before=$(cpu_ticks "$pid")
@@ -38,6 +32,5 @@ for round in $(seq "$ROUNDS"); do
       awk -v ticks=$(($(cpu_ticks "$pid") - before)) -v hz="$(getconf CLK_TCK)" \
         '{printf "%s   server CPU %.0f µs/req\n", $0, ticks / hz * 1e6 / $11}' "$work/wrk"
     done
-    kill "$pid"; wait "$pid" 2>/dev/null || true
   done
 done

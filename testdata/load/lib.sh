@@ -56,3 +56,24 @@ big_user() {
   done
   for s in biglist bigfilter bigmix bigq bigcreate; do scenario "$s" "$work/bigtoken" "$1"; done
 }
+
+# fresh_server BINARY PORT NAME (compare.sh, streams.sh): stops the server
+# it started last, then serves an empty store from BINARY on 127.0.0.1:PORT
+# (a schema NAME made anew in $base when that is a postgres:// URL, else the
+# bbolt file $work/NAME.db) and seeds it with 100 users × 20 tasks through
+# $work/seed, their tokens in $work/tokens. Sets $pid.
+fresh_server() {
+  local bin=$1 port=$2 name=$3 store
+  if [ -n "${pid:-}" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+  if [ -n "${base:-}" ]; then
+    psql "$base" -qc "DROP SCHEMA IF EXISTS $name CASCADE; CREATE SCHEMA $name" 2>/dev/null
+    case "$base" in *\?*) store="$base&search_path=$name" ;; *) store="$base?search_path=$name" ;; esac
+  else
+    store=$work/$name.db
+    rm -f "$store"
+  fi
+  DATABASE_URL=$store PORT=$port "$bin" serve >"$work/$name.out" 2>"$work/$name.log" &
+  pid=$!
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.05; done
+  "$work/seed" -url "http://127.0.0.1:$port" -users 100 -tasks 20 -out "$work/tokens" >/dev/null
+}

@@ -17,33 +17,19 @@ bin=${1:-}
 if [ -z "$bin" ]; then go build -o "$work/taskbolt" . && bin=$work/taskbolt; fi
 go build -o "$work/streams" ./testdata/load/streams
 go build -o "$work/seed" ./testdata/load/seed
-export BETTER_AUTH_SECRET=$(head -c 32 /dev/urandom | base64) TASKBOLT_ENV_FILE= HOST=127.0.0.1 LOG_LEVEL=warn PORT=18798
+export BETTER_AUTH_SECRET=$(head -c 32 /dev/urandom | base64) TASKBOLT_ENV_FILE= HOST=127.0.0.1 LOG_LEVEL=warn
 url=http://127.0.0.1:18798
 base=${DATABASE_URL:-}
 pid=
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
-
-# fresh: a server on an empty store, seeded.
-fresh() {
-  if [ -n "$pid" ]; then kill "$pid"; wait "$pid" 2>/dev/null || true; fi
-  if [ -n "$base" ]; then
-    psql "$base" -qc "DROP SCHEMA IF EXISTS streams CASCADE; CREATE SCHEMA streams" 2>/dev/null
-    case "$base" in *\?*) DATABASE_URL="$base&search_path=streams" ;; *) DATABASE_URL="$base?search_path=streams" ;; esac
-  else
-    DATABASE_URL=$work/streams.db; rm -f "$DATABASE_URL"
-  fi
-  DATABASE_URL=$DATABASE_URL "$bin" serve >"$work/out" 2>"$work/log" &
-  pid=$!
-  for _ in $(seq 100); do curl -sf $url/healthz >/dev/null && break; sleep 0.05; done
-  "$work/seed" -url $url -users 100 -tasks 20 -out "$work/tokens" >/dev/null
-}
+source testdata/load/lib.sh
 create() { SCENARIO=create TOKENS_FILE="$work/tokens" wrk -t2 -c64 -d"$DURATION" -s testdata/load/scenario.lua $url | tail -1; }
 
-fresh
+fresh_server "$bin" 18798 streams
 "$work/streams" -url $url -pid "$pid" -rate 1000 -duration 10s
-fresh
+fresh_server "$bin" 18798 streams
 printf 'create, no stream open:      '; create
-fresh
+fresh_server "$bin" 18798 streams
 "$work/streams" -url $url -pid "$pid" -rate 0 -duration 30s >"$work/held" &
 held=$!
 sleep 3 # the streams open
