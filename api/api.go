@@ -174,7 +174,7 @@ func answerUnknownMethods(f *fiber.App) {
 		ctx.SetStatusCode(fiber.StatusMethodNotAllowed)
 		ctx.Response.Header.Set(headerRequestID, rand.Text())
 		ctx.SetContentType(fiber.MIMEApplicationJSON)
-		ctx.SetBodyString(`{"detail":"Method Not Allowed"}`)
+		ctx.SetBodyString(`{"detail":"` + errMethodNotAllowed.detail + `"}`)
 	}
 }
 

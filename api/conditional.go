@@ -112,6 +112,18 @@ func preconditionOf(err error, ifMatch bool) error {
 	return err
 }
 
+// withCurrentTag is err of a conditional change, with the task's current
+// ETag set on a 412 (CONTRACT.md): the client learns the version to retry
+// against without another request. A task that is gone has none.
+func (a *app) withCurrentTag(c *fiber.Ctx, id uint64, err error) error {
+	if errors.Is(err, store.ErrPreconditionFailed) {
+		if t, gerr := a.store.Get(c.UserContext(), owner(c), id); gerr == nil {
+			c.Set(fiber.HeaderETag, etag(&t))
+		}
+	}
+	return err
+}
+
 // deleteIf deletes at version (0: any) with the store's conditional delete.
 func (a *app) deleteIf(ctx context.Context, owner string, id uint64, version int64, ifMatch bool) error {
 	if !ifMatch {

@@ -50,8 +50,8 @@ func TestConditionalRequests(t *testing.T) {
 			{"PATCH", task + "/complete", ""},
 			{"DELETE", task, ""},
 		} {
-			wantJSON(t, e.do(c.method, c.path, tok, c.body, "If-Match", stale), 412, `{"detail":"Precondition failed: the task has changed"}`)
-			wantJSON(t, e.do(c.method, c.path, tok, c.body, "If-Match", "W/"+current), 412, `{"detail":"Precondition failed: the task has changed"}`)
+			wantJSON(t, e.do(c.method, c.path, tok, c.body, "If-Match", stale), 412, `{"detail":"Precondition Failed"}`)
+			wantJSON(t, e.do(c.method, c.path, tok, c.body, "If-Match", "W/"+current), 412, `{"detail":"Precondition Failed"}`)
 		}
 		if got := e.do("GET", task, tok, ""); !strings.Contains(string(got.body), `"title":"v2","description":null,"completed":false`) || got.header.Get("ETag") != current {
 			t.Fatalf("a refused change changed the task: %s", got.body)
@@ -64,7 +64,7 @@ func TestConditionalRequests(t *testing.T) {
 			t.Errorf("If-Match * on an existing task: %d %s", r.status, r.body)
 		}
 		for _, h := range []string{"*", `"1"`} {
-			wantJSON(t, e.do("PUT", "/api/alice/tasks/99", tok, `{"title":"x"}`, "If-Match", h), 412, `{"detail":"Precondition failed: the task has changed"}`)
+			wantJSON(t, e.do("PUT", "/api/alice/tasks/99", tok, `{"title":"x"}`, "If-Match", h), 412, `{"detail":"Precondition Failed"}`)
 		}
 		wantJSON(t, e.do("PUT", "/api/alice/tasks/99", tok, `{"title":"x"}`), 404, `{"detail":"Task not found"}`)
 		last := e.do("GET", task, tok, "").header.Get("ETag")

@@ -41,6 +41,36 @@ func (e *ValidationError) err() error {
 	return e
 }
 
+// contractError is one row of CONTRACT.md's error table: its status and its
+// detail text, copied from the contract. Every answer of a row goes through
+// its entry here, so a text lives in one place; TestErrorTable pins each one
+// over HTTP against the contract. Headers a row requires (WWW-Authenticate,
+// ETag, Retry-After, Allow) are set by the code that knows their values.
+type contractError struct {
+	status int
+	detail string
+}
+
+var (
+	errNotAuthenticated = contractError{http.StatusUnauthorized, "Not authenticated"}
+	errInvalidToken     = contractError{http.StatusUnauthorized, "Invalid token"}
+	errTokenExpired     = contractError{http.StatusUnauthorized, "Token has expired"}
+	errNotYours         = contractError{http.StatusForbidden, "Not authorized to access these tasks"}
+	errTaskNotFound     = contractError{http.StatusNotFound, "Task not found"}
+	errRouteNotFound    = contractError{http.StatusNotFound, "Not Found"}
+	errMethodNotAllowed = contractError{http.StatusMethodNotAllowed, "Method Not Allowed"}
+	errBodyTooLarge     = contractError{http.StatusRequestEntityTooLarge, "Request body too large"}
+	errPrecondition     = contractError{http.StatusPreconditionFailed, "Precondition Failed"}
+	errKeyReused        = contractError{http.StatusUnprocessableEntity, "Idempotency-Key reused with a different request"}
+	errKeyInProgress    = contractError{http.StatusConflict, "A request with this Idempotency-Key is in progress"}
+	errCrossSite        = contractError{http.StatusForbidden, "Cross-site request refused"}
+	errTooManyRequests  = contractError{http.StatusTooManyRequests, "Too many requests"}
+	errInternal         = contractError{http.StatusInternalServerError, "Internal Server Error"}
+)
+
+// send answers the row.
+func (e contractError) send(c *fiber.Ctx) error { return detail(c, e.status, e.detail) }
+
 const (
 	bearerChallenge       = "Bearer"
 	invalidTokenChallenge = `Bearer error="invalid_token"`
@@ -60,21 +90,21 @@ func (a *app) errorHandler(c *fiber.Ctx, err error) error {
 		return writeJSON(c, fiber.StatusUnprocessableEntity, map[string]any{"detail": ve.Problems})
 	case errors.Is(err, auth.ErrUnauthenticated):
 		c.Set(fiber.HeaderWWWAuthenticate, bearerChallenge)
-		return a.authFailure(c, err, http.StatusUnauthorized, "Not authenticated")
+		return a.authFailure(c, err, errNotAuthenticated)
 	case errors.Is(err, auth.ErrTokenExpired):
 		c.Set(fiber.HeaderWWWAuthenticate, invalidTokenChallenge)
-		return a.authFailure(c, err, http.StatusUnauthorized, "Token has expired")
+		return a.authFailure(c, err, errTokenExpired)
 	case errors.Is(err, auth.ErrInvalidToken):
 		c.Set(fiber.HeaderWWWAuthenticate, invalidTokenChallenge)
-		return a.authFailure(c, err, http.StatusUnauthorized, "Invalid token")
+		return a.authFailure(c, err, errInvalidToken)
 	case errors.Is(err, auth.ErrCrossSite):
-		return a.authFailure(c, err, http.StatusForbidden, "Cross-site request refused")
+		return a.authFailure(c, err, errCrossSite)
 	case errors.Is(err, auth.ErrForbidden), errors.Is(err, store.ErrInvalidOwner):
-		return a.authFailure(c, err, http.StatusForbidden, "Not authorized to access these tasks")
+		return a.authFailure(c, err, errNotYours)
 	case errors.Is(err, store.ErrNotFound):
-		return detail(c, http.StatusNotFound, "Task not found")
+		return errTaskNotFound.send(c)
 	case errors.Is(err, store.ErrPreconditionFailed):
-		return detail(c, http.StatusPreconditionFailed, "Precondition failed: the task has changed")
+		return errPrecondition.send(c) // the handler has set the task's current ETag
 	case errors.Is(err, auth.ErrUnavailable):
 		a.obs.AuthFailure("unavailable", auth.VerifierOf(err))
 		a.log.Error("authentication unavailable", "request_id", rid, "verifier", auth.VerifierOf(err), "err", err)
@@ -86,13 +116,17 @@ func (a *app) errorHandler(c *fiber.Ctx, err error) error {
 		return detail(c, http.StatusServiceUnavailable, "Storage unavailable, try again shortly")
 	case errors.As(err, &fe) && fe.Code < 500:
 		switch fe.Code {
+		case http.StatusNotFound:
+			return errRouteNotFound.send(c)
+		case http.StatusMethodNotAllowed:
+			return errMethodNotAllowed.send(c)
 		case http.StatusRequestEntityTooLarge:
-			return detail(c, fe.Code, "Request body too large")
+			return errBodyTooLarge.send(c)
 		case http.StatusTooManyRequests:
-			return detail(c, fe.Code, "Too many requests")
+			return errTooManyRequests.send(c)
 		}
 		// Fiber's own messages ("Cannot GET /x") echo the path; use the
-		// standard phrase, as FastAPI does ("Not Found", "Method Not Allowed").
+		// standard phrase, as FastAPI does.
 		return detail(c, fe.Code, http.StatusText(fe.Code))
 	case errors.As(err, &fe) && fe.Code == http.StatusNotImplemented:
 		// Our own refusal of a feature the configuration lacks; its
@@ -100,17 +134,17 @@ func (a *app) errorHandler(c *fiber.Ctx, err error) error {
 		return detail(c, fe.Code, fe.Message)
 	}
 	a.log.Error("internal error", "request_id", rid, "method", c.Method(), "route", c.Route().Path, "err", err)
-	return detail(c, http.StatusInternalServerError, "Internal Server Error")
+	return errInternal.send(c)
 }
 
 // authFailure answers a 401/403 and writes one audit line: why, which
 // verifier, from where. Never the token or its claims.
-func (a *app) authFailure(c *fiber.Ctx, err error, status int, msg string) error {
+func (a *app) authFailure(c *fiber.Ctx, err error, answer contractError) error {
 	verifier := auth.VerifierOf(err)
 	a.obs.AuthFailure(authReason(err), verifier)
-	a.log.Warn("auth failure", "request_id", requestID(c), "status", status, "reason", err.Error(), "verifier", verifier,
+	a.log.Warn("auth failure", "request_id", requestID(c), "status", answer.status, "reason", err.Error(), "verifier", verifier,
 		"ip", c.IP(), "method", c.Method(), "route", c.Route().Path)
-	return detail(c, status, msg)
+	return answer.send(c)
 }
 
 func detail(c *fiber.Ctx, status int, msg string) error {

@@ -178,7 +178,7 @@ func (a *app) events(c *fiber.Ctx) error {
 	if !ok {
 		obs.StreamRefused()
 		c.Set(fiber.HeaderRetryAfter, "5")
-		return detail(c, fiber.StatusTooManyRequests, "Too many event streams for this user")
+		return errTooManyRequests.send(c) // the stream limit: MaxStreamsPerUser on this replica
 	}
 	obs.StreamOpened()
 	c.Set(fiber.HeaderContentType, "text/event-stream")

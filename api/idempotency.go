@@ -82,7 +82,7 @@ func (a *app) withKey(c *fiber.Ctx, idem *store.Idempotency, write func() error)
 	}
 	done, ok := a.inFlight.start(owner(c), idem.Key)
 	if !ok {
-		return detail(c, fiber.StatusConflict, "A request with this Idempotency-Key is still in progress")
+		return errKeyInProgress.send(c)
 	}
 	defer done()
 	err := write()
@@ -95,7 +95,7 @@ func (a *app) withKey(c *fiber.Ctx, idem *store.Idempotency, write func() error)
 		c.Set("Idempotent-Replayed", "true")
 		return sendJSON(c, r.Outcome.Status, r.Outcome.Body)
 	case errors.Is(err, store.ErrKeyReused):
-		return detail(c, fiber.StatusUnprocessableEntity, "Idempotency-Key was used for a different request")
+		return errKeyReused.send(c)
 	}
 	return err
 }

@@ -30,7 +30,7 @@ func TestIdempotencyKey(t *testing.T) {
 		t.Fatalf("a create and two repeats made %s tasks", r.header.Get("X-Total-Count"))
 	}
 	wantJSON(t, e.do("POST", "/api/alice/tasks", tok, `{"title":"Other"}`, "Idempotency-Key", "create-1"), 422,
-		`{"detail":"Idempotency-Key was used for a different request"}`)
+		`{"detail":"Idempotency-Key reused with a different request"}`)
 	if r := e.do("POST", "/api/bob/tasks", token(t, "bob"), body, "Idempotency-Key", "create-1"); r.status != 201 || r.header.Get("Idempotent-Replayed") != "" {
 		t.Errorf("another user's key of the same name: %d %v", r.status, r.header)
 	}

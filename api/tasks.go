@@ -163,7 +163,7 @@ func (a *app) patch(c *fiber.Ctx, parse func([]byte) (store.Patch, error), keyed
 	}
 	version, ifMatch, err := a.ifMatchVersion(c, id)
 	if err != nil {
-		return err
+		return a.withCurrentTag(c, id, err)
 	}
 	p.IfVersion = version
 	if keyed {
@@ -176,7 +176,7 @@ func (a *app) patch(c *fiber.Ctx, parse func([]byte) (store.Patch, error), keyed
 		t, err := a.store.Update(c.UserContext(), owner(c), id, p)
 		a.timeStore("update", start, err)
 		if err != nil {
-			return preconditionOf(err, ifMatch)
+			return a.withCurrentTag(c, id, preconditionOf(err, ifMatch))
 		}
 		if t.NextOccurrence != 0 {
 			c.Set(headerNextOccurrence, strconv.FormatUint(t.NextOccurrence, 10))
@@ -206,13 +206,13 @@ func (a *app) deleteTask(c *fiber.Ctx) error {
 	}
 	version, ifMatch, err := a.ifMatchVersion(c, id)
 	if err != nil {
-		return err
+		return a.withCurrentTag(c, id, err)
 	}
 	start := time.Now()
 	err = a.deleteIf(c.UserContext(), owner(c), id, version, ifMatch)
 	a.timeStore("delete", start, err)
 	if err != nil {
-		return err
+		return a.withCurrentTag(c, id, err)
 	}
 	return c.SendStatus(fiber.StatusNoContent)
 }

@@ -106,14 +106,15 @@ func fieldDescription(ve *ValidationError, v any) (*string, bool) {
 
 // fieldPriority validates a priority: one of store.Priorities.
 func fieldPriority(ve *ValidationError, v any) (store.Priority, bool) {
-	s, ok := v.(string)
-	if !ok {
-		ve.add(stringType("priority", v))
-		return 0, false
-	}
+	// pydantic answers literal_error for any value outside the literal
+	// set, whatever its JSON type (3, true, {}): not string_type.
+	s, isString := v.(string)
 	p, prob := store.ParsePriority(s)
+	if !isString {
+		p, prob = 0, store.LiteralProblem(store.Priorities...)
+	}
 	if prob != nil {
-		ve.add(problem(prob, []any{"body", "priority"}, s))
+		ve.add(problem(prob, []any{"body", "priority"}, v))
 		return 0, false
 	}
 	return p, true
@@ -124,14 +125,13 @@ func fieldRecurrence(ve *ValidationError, v any) (store.Recurrence, bool) {
 	if v == nil {
 		return store.RecurNone, true
 	}
-	s, ok := v.(string)
-	if !ok {
-		ve.add(stringType("recurrence", v))
-		return "", false
-	}
+	s, isString := v.(string)
 	r, prob := store.ParseRecurrence(s)
+	if !isString { // literal_error whatever the JSON type, as for priority
+		r, prob = "", store.LiteralProblem(store.Recurrences...)
+	}
 	if prob != nil {
-		ve.add(problem(prob, []any{"body", "recurrence"}, s))
+		ve.add(problem(prob, []any{"body", "recurrence"}, v))
 		return "", false
 	}
 	return r, true

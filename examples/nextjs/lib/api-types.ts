@@ -634,7 +634,7 @@ export interface components {
             };
             content: {
                 /** @example {
-                 *       "detail": "Precondition failed: the task has changed"
+                 *       "detail": "Precondition Failed"
                  *     } */
                 "application/json": components["schemas"]["HTTPError"];
             };
@@ -647,14 +647,14 @@ export interface components {
             };
             content?: never;
         };
-        /** @description A request with this Idempotency-Key is still in progress. */
+        /** @description A request with this Idempotency-Key is in progress. */
         IdempotencyConflict: {
             headers: {
                 [name: string]: unknown;
             };
             content: {
                 /** @example {
-                 *       "detail": "A request with this Idempotency-Key is still in progress"
+                 *       "detail": "A request with this Idempotency-Key is in progress"
                  *     } */
                 "application/json": components["schemas"]["HTTPError"];
             };
@@ -1501,7 +1501,7 @@ export interface operations {
                 };
                 content: {
                     /** @example {
-                     *       "detail": "Too many event streams for this user"
+                     *       "detail": "Too many requests"
                      *     } */
                     "application/json": components["schemas"]["HTTPError"];
                 };
