@@ -6,7 +6,6 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -68,7 +67,10 @@ func (a *app) backup(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+name+`"`)
 	// Too late for a status once it streams: a failure cuts the stream, and
 	// `taskbolt backup` refuses a file that is not a whole database.
-	a.streamBody(c, func(w io.Writer) (int64, error) { return snap.Snapshot(context.Background(), w) })
+	a.serveLong(c, func(w *longResponse) error {
+		_, err := snap.Snapshot(context.Background(), w)
+		return err
+	})
 	return nil
 }
 
@@ -84,10 +86,9 @@ func (a *app) export(c *fiber.Ctx) error {
 			Msg: "String should be 1-128 visible ASCII characters without '/'", Input: user}}}
 	}
 	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
-	a.streamBody(c, func(w io.Writer) (int64, error) {
-		cw := &countingWriter{w: w}
-		_, err := dump.Export(context.Background(), d, cw, user, nil)
-		return cw.n, err
+	a.serveLong(c, func(w *longResponse) error {
+		_, err := dump.Export(context.Background(), d, w, user, nil)
+		return err
 	})
 	return nil
 }
@@ -115,16 +116,4 @@ func (a *app) importUser(c *fiber.Ctx) error {
 	}
 	a.log.Info("admin: imported", "request_id", requestID(c), "user_id", u.UserID, "tasks", n)
 	return writeJSON(c, fiber.StatusOK, map[string]int{"imported": n})
-}
-
-// countingWriter counts the bytes written through it.
-type countingWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
 }

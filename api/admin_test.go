@@ -7,15 +7,12 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"taskbolt/api"
 	"taskbolt/store"
-	"taskbolt/store/bolt"
 )
 
 const adminTok = "admin-token-for-api-tests-0123"
@@ -119,61 +116,6 @@ func slowClient() *http.Client {
 	}}}
 }
 
-func getBackup(t *testing.T, client *http.Client, url string) *http.Response {
-	t.Helper()
-	req, _ := http.NewRequest("GET", url+"/admin/backup", nil)
-	req.Header.Set("Authorization", "Bearer "+adminTok)
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != 200 {
-		t.Fatalf("backup: %s", resp.Status)
-	}
-	return resp
-}
-
-// TestStreamOutlastsWriteTimeout reads a backup far slower than the write
-// timeout allows for a whole response: a reader that keeps reading gets the
-// whole database, and the log records the stream when it ends.
-func TestStreamOutlastsWriteTimeout(t *testing.T) {
-	const timeout = 500 * time.Millisecond
-	e, resp := streamBackup(t, timeout)
-	defer resp.Body.Close()
-	out := filepath.Join(t.TempDir(), "backup.db")
-	f, _ := os.Create(out)
-	began := time.Now()
-	buf := make([]byte, 32<<10)
-	var n int64
-	for {
-		k, err := resp.Body.Read(buf)
-		f.Write(buf[:k])
-		n += int64(k)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatalf("after %d bytes and %v: %v", n, time.Since(began), err)
-		}
-		time.Sleep(8 * time.Millisecond) // about 4 MB/s at most: 16 MB take 4 s
-	}
-	f.Close()
-	took := time.Since(began)
-	if took < 4*timeout {
-		t.Fatalf("the stream took %v, not long enough past the %v timeout to prove anything", took, timeout)
-	}
-	if err := bolt.Verify(out); err != nil {
-		t.Fatalf("%d bytes in %v: %v", n, took, err)
-	}
-	logs := waitForLog(t, e, `"msg":"stream ended"`)
-	for _, want := range []string{`"route":"/admin/backup"`, `"outcome":"complete"`, `"bytes":` + jsonInt(n)} {
-		if !strings.Contains(logs, want) {
-			t.Errorf("stream log lacks %s:\n%s", want, logs)
-		}
-	}
-	t.Logf("%d bytes in %v with a %v write timeout", n, took, timeout)
-}
-
 // TestStreamCutsAStalledClient stops reading: the stream is cut after the
 // write timeout, logged as cut, and the client sees a broken body rather
 // than a short one that looks whole.
@@ -195,7 +137,7 @@ func TestStreamCutsAStalledClient(t *testing.T) {
 func streamBackup(t *testing.T, timeout time.Duration) (*testEnv, *http.Response) {
 	e := newBoltEnv(t, api.Config{AdminToken: adminTok, ReadTimeout: timeout, WriteTimeout: timeout}) // a file backup is bolt's
 	fill(t, e.store, 8)
-	return e, getBackup(t, slowClient(), e.listen())
+	return e, getAdmin(t, slowClient(), e.listen()+"/admin/backup")
 }
 
 func waitForLog(t *testing.T, e *testEnv, want string) string {

@@ -73,6 +73,7 @@ type app struct {
 	changes   store.Changelog  // nil when the store keeps no change log
 	seqLister store.SeqLister  // lists with the change sequence; nil: Seq, then List
 	broker    *broker          // wakes event streams; nil without a change log
+	long      *longResponses   // event streams, backups and exports running
 	inFlight  inFlight         // Idempotency-Keys of requests running here
 	// background is the context of work that outlives a handler (a stream).
 	background context.Context
@@ -107,7 +108,7 @@ func New(cfg Config) *fiber.App {
 	if cfg.IdempotencyTTL <= 0 {
 		cfg.IdempotencyTTL = 24 * time.Hour
 	}
-	a := &app{store: cfg.Store, log: cfg.Logger, obs: cfg.Observer, cfg: cfg}
+	a := &app{store: cfg.Store, log: cfg.Logger, obs: cfg.Observer, cfg: cfg, long: newLongResponses()}
 	a.lister, _ = cfg.Store.(store.JSONLister)
 	a.background = context.Background()
 	a.seqLister, _ = cfg.Store.(store.SeqLister)
@@ -157,6 +158,14 @@ func New(cfg Config) *fiber.App {
 	a.adminRoutes(f)
 	answerUnknownMethods(f)
 	f.Server().HeaderReceived = a.requestConfig
+	// Long responses run on hijacked connections, which fasthttp's shutdown
+	// does not wait for: end them here, before the caller closes the store.
+	f.Hooks().OnShutdown(func() error {
+		if !a.long.shutdown(a.cfg.WriteTimeout) {
+			a.log.Warn("shutdown: long responses still running were abandoned")
+		}
+		return nil
+	})
 	return f
 }
 

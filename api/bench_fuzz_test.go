@@ -23,6 +23,7 @@ func FuzzCreateBody(f *testing.F) {
 		f.Add(s)
 	}
 	e := newEnv(&testing.T{}, api.Config{})
+	e.listen() // for every input: the fuzz's own t has no Cleanup that would stop it
 	f.Fuzz(func(t *testing.T, body string) {
 		e.t = t
 		r := e.do("POST", "/api/fuzz/tasks", token(t, "fuzz"), body)
@@ -58,6 +59,7 @@ func FuzzListQuery(f *testing.F) {
 		f.Add(s)
 	}
 	e := newEnv(&testing.T{}, api.Config{})
+	e.listen() // for every input: the fuzz's own t has no Cleanup that would stop it
 	f.Fuzz(func(t *testing.T, query string) {
 		e.t = t
 		r := e.do("GET", "/api/fuzz/tasks?"+url.PathEscape(query), token(t, "fuzz"), "")

@@ -2,8 +2,8 @@ package api
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 	"sync"
@@ -160,42 +160,53 @@ func (a *app) events(c *fiber.Ctx) error {
 	}
 	user := owner(c)
 	p, _ := auth.FromContext(c)
-	ctx := c.UserContext()
-	// Where to start: after Last-Event-ID (a reconnection), else now.
-	after, reset := uint64(0), false
+	// Where to start: now, or after Last-Event-ID (a reconnection). An id we
+	// never sent (garbage, or ahead of the user's sequence) is a reset, then
+	// only the changes made after it: replaying older ones on top of the
+	// refetched list could bring back what was deleted.
+	seq, err := a.changes.Seq(c.UserContext(), user)
+	if err != nil {
+		return err
+	}
+	after, reset := seq, false
 	if h := strings.TrimSpace(c.Get("Last-Event-ID")); h != "" {
 		v, err := strconv.ParseUint(h, 10, 64)
-		after, reset = v, err != nil // an id we never sent: start over
-	} else {
-		seq, err := a.changes.Seq(ctx, user)
-		if err != nil {
-			return err
+		if err != nil || v > seq {
+			reset = true
+		} else {
+			after = v
 		}
-		after = seq
+	}
+	c.Set(fiber.HeaderContentType, "text/event-stream")
+	c.Set(fiber.HeaderCacheControl, "no-cache, no-transform") // no-transform: proxies must not compress (and so hold back) events
+	c.Set("X-Accel-Buffering", "no")                          // nginx: pass each event on at once
+	if c.Method() == fiber.MethodHead {
+		return nil
 	}
 	obs := a.streamObserver()
 	wake, unsubscribe, ok := a.broker.subscribe(user, MaxStreamsPerUser)
 	if !ok {
 		obs.StreamRefused()
 		c.Set(fiber.HeaderRetryAfter, "5")
-		return errTooManyRequests.send(c) // the stream limit: MaxStreamsPerUser on this replica
+		return errTooManyRequests.send(c) // MaxStreamsPerUser on this replica
 	}
 	obs.StreamOpened()
-	c.Set(fiber.HeaderContentType, "text/event-stream")
-	c.Set(fiber.HeaderCacheControl, "no-cache, no-transform") // no-transform: proxies must not compress (and so hold back) events
-	c.Set("X-Accel-Buffering", "no")                          // nginx: pass each event on at once
 	c.Status(fiber.StatusOK)
-	a.streamBody(c, func(w io.Writer) (int64, error) {
-		// The stream runs after the handler has returned: its timers live here.
+	a.serveLong(c, func(w *longResponse) error {
+		reason := "error"
+		defer func() { unsubscribe(); obs.StreamClosed(reason) }()
+		s := &sseWriter{w: w}
+		end := func(why, comment string) error {
+			reason, w.End = why, why
+			s.comment(comment)
+			return s.flush()
+		}
 		var expires <-chan time.Time
 		if !p.Expires.IsZero() {
 			t := time.NewTimer(time.Until(p.Expires))
 			defer t.Stop()
 			expires = t.C
 		}
-		s := &sseWriter{w: w}
-		reason := "error"
-		defer func() { unsubscribe(); obs.StreamClosed(reason) }()
 		// The status and headers go out at once, before any event.
 		s.comment("events of " + strconv.Quote(user))
 		if reset {
@@ -203,7 +214,7 @@ func (a *app) events(c *fiber.Ctx) error {
 		}
 		if err := s.flush(); err != nil {
 			reason = "client"
-			return s.n, err
+			return err
 		}
 		beat := time.NewTicker(a.cfg.Heartbeat)
 		defer beat.Stop()
@@ -233,21 +244,25 @@ func (a *app) events(c *fiber.Ctx) error {
 				}
 				if err := s.flush(); err != nil {
 					reason = "slow" // the write deadline passed, or the client went away
-					return s.n, err
+					if errors.Is(err, errClientGone) {
+						reason = "client"
+					}
+					return err
 				}
 			}
 			select {
 			case <-wake:
 			case <-beat.C:
 				s.comment("keep-alive")
+			case <-w.Gone():
+				reason, w.End = "client", "client closed"
+				return nil
 			case <-expires:
-				reason = "expired"
-				s.comment("the credential has expired: reconnect with a fresh one")
-				return s.n, s.flush()
+				return end("expired", "the credential has expired: reconnect with a fresh one")
 			case <-a.cfg.Done:
-				reason = "shutdown"
-				s.comment("the server is shutting down: reconnect")
-				return s.n, s.flush()
+				return end("shutdown", "the server is shutting down: reconnect")
+			case <-a.long.quit:
+				return end("shutdown", "the server is shutting down: reconnect")
 			}
 		}
 	})
@@ -256,8 +271,7 @@ func (a *app) events(c *fiber.Ctx) error {
 
 // sseWriter writes the text/event-stream format.
 type sseWriter struct {
-	w   io.Writer
-	n   int64
+	w   *longResponse
 	buf bytes.Buffer
 }
 
@@ -283,15 +297,11 @@ func (s *sseWriter) event(id uint64, name string, data []byte) {
 // flush sends what was written and pushes it to the client.
 func (s *sseWriter) flush() error {
 	if s.buf.Len() > 0 {
-		n, err := s.w.Write(s.buf.Bytes())
-		s.n += int64(n)
+		_, err := s.w.Write(s.buf.Bytes())
 		s.buf.Reset()
 		if err != nil {
 			return err
 		}
 	}
-	if f, ok := s.w.(interface{ Flush() error }); ok {
-		return f.Flush()
-	}
-	return nil
+	return s.w.Flush()
 }

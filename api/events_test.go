@@ -170,11 +170,20 @@ func TestEvents(t *testing.T) {
 		if ev := r.next(); ev.id != "3" {
 			t.Fatalf("then: %+v", ev)
 		}
-		for _, id := range []string{"999", "not-a-number"} {
+		// An id we never sent: a reset, then only what changes after it,
+		// never the kept log (ids 1-3) replayed on top of the refetch.
+		for _, id := range []string{"999", "not-an-event-id", "-1"} {
 			r := openStream(t, events, tok, "Last-Event-ID", id)
 			if ev := r.next(); ev.name != "reset" || ev.data != "{}" || ev.id != "" {
-				t.Errorf("Last-Event-ID %s: %+v, want a reset", id, ev)
+				t.Fatalf("Last-Event-ID %s: %+v, want a reset", id, ev)
 			}
+			r.quiet(200 * time.Millisecond)
+			created := e.do("POST", "/api/alice/tasks", tok, `{"title":"after the reset"}`).task(t)
+			ev := r.next()
+			if ev.name != "task.created" || !strings.Contains(ev.data, `"id":`+strconv.FormatUint(created.ID, 10)+`,`) {
+				t.Fatalf("Last-Event-ID %s: after the reset came %+v, want the new task %d", id, ev, created.ID)
+			}
+			r.resp.Body.Close()
 		}
 	})
 	t.Run("OnlyTheOwner", func(t *testing.T) {
@@ -187,7 +196,7 @@ func TestEvents(t *testing.T) {
 	})
 	t.Run("TenStreamsPerUser", func(t *testing.T) {
 		var open []*stream
-		for range api.MaxStreamsPerUser - 2 { // s and Resume's first stream are open
+		for range api.MaxStreamsPerUser - 1 { // s is open; Resume's streams closed, and so are free
 			open = append(open, openStream(t, base+"/api/alice/events", tok))
 		}
 		over := openStream(t, events, tok)

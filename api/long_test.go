@@ -1,0 +1,185 @@
+package api_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"taskbolt/api"
+	"taskbolt/store/bolt"
+	"taskbolt/store/dump"
+)
+
+// Long responses (backups, exports, event streams) own their connection:
+// these tests hold them past the write timeout, close them from the client,
+// and count the slots a closed stream leaves behind.
+
+// readPaced copies body to w at rate bytes a second for slow, then as fast
+// as it comes, and returns the bytes copied and how long the slow part took.
+func readPaced(body io.Reader, w io.Writer, rate int, slow time.Duration) (int64, time.Duration, error) {
+	began := time.Now()
+	buf := make([]byte, 16<<10)
+	var n int64
+	for {
+		if elapsed := time.Since(began); elapsed < slow {
+			// Hold the pace: n bytes should have taken n/rate seconds.
+			if ahead := time.Duration(float64(n)/float64(rate)*float64(time.Second)) - elapsed; ahead > 0 {
+				time.Sleep(ahead)
+			}
+		}
+		k, err := body.Read(buf)
+		w.Write(buf[:k])
+		n += int64(k)
+		if err == io.EOF {
+			return n, min(time.Since(began), slow), nil
+		}
+		if err != nil {
+			return n, time.Since(began), err
+		}
+	}
+}
+
+// TestLongResponsesOutlastWriteTimeout reads a backup of more than 100 MB
+// and an export at 1 MB/s for more than three write timeouts: both arrive
+// whole (the backup is a database that verifies, the export a document
+// that parses), and each is logged complete with its size.
+func TestLongResponsesOutlastWriteTimeout(t *testing.T) {
+	const (
+		writeTimeout = 3 * time.Second
+		slow         = 3*writeTimeout + time.Second
+		rate         = 1 << 20
+	)
+	e := newBoltEnv(t, api.Config{AdminToken: adminTok, WriteTimeout: writeTimeout}) // a file backup is bolt's
+	fill(t, e.store, 25)
+	base := e.listen()
+
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		resp := getAdmin(t, slowClient(), base+"/admin/backup")
+		defer resp.Body.Close()
+		out := filepath.Join(t.TempDir(), "backup.db")
+		f, _ := os.Create(out)
+		n, took, err := readPaced(resp.Body, f, rate, slow)
+		f.Close()
+		if err != nil {
+			t.Errorf("backup: after %d bytes and %v: %v", n, took, err)
+			return
+		}
+		if took < slow {
+			t.Errorf("backup: the slow read took %v, not past 3 × the %v write timeout", took, writeTimeout)
+		}
+		if n < 100<<20 {
+			t.Errorf("backup: %d bytes, want at least 100 MB", n)
+		}
+		if err := bolt.Verify(out); err != nil {
+			t.Errorf("backup: %d bytes: %v", n, err)
+		}
+		wantStreamLog(t, e, "/admin/backup", n)
+		t.Logf("backup: %d MB, read at 1 MB/s for %v with a %v write timeout", n>>20, took, writeTimeout)
+	})
+	wg.Go(func() {
+		resp := getAdmin(t, slowClient(), base+"/admin/export?user=alice")
+		defer resp.Body.Close()
+		var doc strings.Builder
+		n, took, err := readPaced(resp.Body, &doc, rate, slow)
+		if err != nil {
+			t.Errorf("export: after %d bytes and %v: %v", n, took, err)
+			return
+		}
+		if took < slow {
+			t.Errorf("export: the slow read took %v, not past 3 × the %v write timeout", took, writeTimeout)
+		}
+		var d dump.Document
+		if err := json.Unmarshal([]byte(doc.String()), &d); err != nil || len(d.Users) != 1 || len(d.Users[0].Tasks) != 25000 {
+			t.Errorf("export: %d bytes did not parse as alice's 25000 tasks: %v", n, err)
+		}
+		wantStreamLog(t, e, "/admin/export", n)
+		t.Logf("export: %d MB, read at 1 MB/s for %v with a %v write timeout", n>>20, took, writeTimeout)
+	})
+	wg.Wait()
+}
+
+func getAdmin(t *testing.T, client *http.Client, url string) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("Authorization", "Bearer "+adminTok)
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %s", url, resp.Status)
+	}
+	return resp
+}
+
+// wantStreamLog finds route's "stream ended" line: complete, with n bytes.
+func wantStreamLog(t *testing.T, e *testEnv, route string, n int64) {
+	t.Helper()
+	line := waitForLog(t, e, `"route":"`+route+`"`)
+	for _, want := range []string{`"msg":"stream ended"`, `"outcome":"complete"`, `"bytes":` + jsonInt(n), `"status":200`} {
+		if !strings.Contains(line, want) {
+			t.Errorf("%s: the stream's log line lacks %s:\n%s", route, want, line)
+		}
+	}
+}
+
+// TestClosedStreamsFreeTheirSlots opens a user's ten streams, closes them
+// from the client (a page reload), and opens ten more at once, fifty times
+// over: a closed stream frees its place within a second, so no reload ever
+// meets a 429.
+func TestClosedStreamsFreeTheirSlots(t *testing.T) {
+	e := newEnv(t, api.Config{})
+	events := e.listen() + "/api/alice/events"
+	tok := token(t, "alice")
+	openAll := func(within time.Duration) []*stream {
+		t.Helper()
+		deadline := time.Now().Add(within)
+		streams := make([]*stream, api.MaxStreamsPerUser)
+		var wg sync.WaitGroup
+		for i := range streams {
+			wg.Go(func() {
+				for {
+					s := openStream(t, events, tok)
+					if s.resp.StatusCode == 200 || time.Now().After(deadline) {
+						streams[i] = s
+						return
+					}
+					s.resp.Body.Close()
+					time.Sleep(10 * time.Millisecond)
+				}
+			})
+		}
+		wg.Wait()
+		for i, s := range streams {
+			if s.resp.StatusCode != 200 {
+				t.Fatalf("stream %d: %d %s, %v after the last ones were closed", i+1, s.resp.StatusCode, s.resp.Status, within)
+			}
+		}
+		return streams
+	}
+	streams := openAll(0)
+	for cycle := range 50 {
+		for _, s := range streams {
+			s.resp.Body.Close()
+		}
+		began := time.Now()
+		streams = openAll(time.Second)
+		if took := time.Since(began); took > time.Second {
+			t.Fatalf("cycle %d: ten new streams took %v", cycle+1, took)
+		}
+	}
+	// Each stream still works: a change reaches all ten.
+	e.do("POST", "/api/alice/tasks", tok, `{"title":"after fifty reloads"}`)
+	for i, s := range streams {
+		if ev := s.next(); ev.name != "task.created" {
+			t.Fatalf("stream %d: %+v", i+1, ev)
+		}
+	}
+}
