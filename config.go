@@ -59,6 +59,7 @@ type config struct {
 	RateLimitPerUser         int           `env:"RATE_LIMIT_PER_USER" envDefault:"0"`
 	RateLimitWindow          time.Duration `env:"RATE_LIMIT_WINDOW" envDefault:"1m"`
 	IdempotencyTTL           time.Duration `env:"IDEMPOTENCY_TTL" envDefault:"24h"`
+	EventsHeartbeat          time.Duration `env:"EVENTS_HEARTBEAT" envDefault:"15s"`
 }
 
 // envFile is read for settings the environment does not set. TASKBOLT_ENV_FILE
@@ -129,6 +130,9 @@ func (c config) validate() error {
 	}
 	if c.IdempotencyTTL <= 0 {
 		errs = append(errs, errors.New("IDEMPOTENCY_TTL must be positive"))
+	}
+	if c.EventsHeartbeat < time.Second || c.EventsHeartbeat > 5*time.Minute {
+		errs = append(errs, fmt.Errorf("EVENTS_HEARTBEAT %v must be between 1s and 5m (proxies close a stream that is quiet for longer)", c.EventsHeartbeat))
 	}
 	if c.BodyLimit <= 0 {
 		errs = append(errs, errors.New("BODY_LIMIT must be a positive number of bytes"))
