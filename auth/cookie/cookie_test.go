@@ -393,3 +393,82 @@ func FuzzCookies(f *testing.F) {
 		}
 	})
 }
+
+// TestForgedCookiesCostNoRequest sends a corpus of forged and malformed
+// cookies (every alg spelling of none, algorithms outside the list, unknown
+// and missing kids, tampered signatures, cut and padded values, forged
+// session tokens) while the key set and get-session are down: every one is
+// a 401, decided here, with no request to either.
+func TestForgedCookiesCostNoRequest(t *testing.T) {
+	const tokenName = "better-auth.session_token"
+	key := authtest.NewKey(t, "EdDSA", "k1")
+	keys := authtest.NewJWKSServer(t, key)
+	jv, err := jwks.New(jwks.Config{URL: keys.URL, Issuer: "http://localhost:3000", Audience: "http://localhost:3000"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(jv.Close)
+	gs := newGetSession(t, tokenName, signedToken(secret, "SessionTokenOfAliceSessionTokenA"), "alice")
+	s, _ := session.New(session.Config{URL: gs.URL, Credential: func(nv string) (string, string) { return "Cookie", nv }})
+	v := newVerifier(t, Config{Secrets: [][]byte{secret}, CacheJWT: jv.ForAudience(Name, CacheAudience), Session: s})
+	// Both services fail from now on: a request to either would be a 503.
+	keys.SetHandler(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusInternalServerError) })
+	fetchesBefore := keys.Fetches()
+
+	exp := time.Now().Add(5 * time.Minute).Unix()
+	plugin := jwt.MapClaims{"sub": "alice", "aud": CacheAudience, "iss": "http://localhost:3000", "exp": exp, "iat": time.Now().Unix()}
+	b64 := func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+	claims := b64(fmt.Sprintf(`{"sub":"alice","aud":%q,"user":{"id":"alice"},"session":{"userId":"alice"},"exp":%d}`, CacheAudience, exp))
+	withHeader := func(h string) string { return b64(h) + "." + claims + "." + b64("signature-bytes-signature-bytes!") }
+	other := []byte("not-the-secret-not-the-secret-not-it")
+	p := payloadJSON("alice", now.Add(24*time.Hour))
+	data := []string{
+		withHeader(`{"alg":"none"}`), withHeader(`{"alg":"None","kid":"k1"}`), withHeader(`{"alg":"NONE","kid":"k1"}`),
+		withHeader(`{"alg":"nOnE","kid":"k1"}`), b64(`{"alg":"None"}`) + "." + claims + ".",
+		withHeader(`{"alg":"HS512","kid":"k1"}`), withHeader(`{"alg":"HS384"}`), withHeader(`{"alg":"RS256","kid":"k1"}`),
+		withHeader(`{"alg":"ES384","kid":"k1"}`), withHeader(`{"alg":"EdDSA"}`), withHeader(`{"alg":"EdDSA","kid":"unknown-kid"}`),
+		withHeader(`{"alg":"EdDSA","kid":"k1","crit":["exp"]}`), withHeader(`{"alg":"EdDSA","kid":"` + strings.Repeat("k", 300) + `"}`),
+		withHeader(`{"alg":"EdDSA","kid":"k1"}`), withHeader(`{"alg":"EdDSA","kid":"k1","alg":"HS256"}`),
+		withHeader(`{"alg":"EdDSA","kid":7}`), withHeader(`{"alg":["EdDSA"]}`), withHeader(`{}`), withHeader(`[]`), withHeader(`null`),
+		authtest.NewKey(t, "EdDSA", "k2").Sign(t, plugin),               // a key the set never had, every claim right
+		authtest.NewKey(t, "ES256", "k1").Sign(t, plugin),               // the known kid, another key and alg
+		key.Sign(t, authtest.With(plugin, "aud", "http://localhost:3000")), // a bearer token as a cookie
+		key.Sign(t, authtest.With(plugin, "exp", nil)),
+		jwtCookie(t, other, p, now.Add(5*time.Minute)), jweCookie(t, other, p, now.Add(5*time.Minute), jose.A256CBC_HS512),
+		b64(`{"alg":"RSA-OAEP","enc":"A256GCM"}`) + ".a.b.c.d", b64(`{"alg":"dir","enc":"A128CBC-HS256"}`) + ".." + b64("iv") + "." + b64("ct") + "." + b64("tag"),
+		compactCookie(other, p, now.Add(5*time.Minute)), b64(`{"session":{"user":{"id":"alice"}},"expiresAt":9999999999999,"signature":"x"}`),
+		"", ".", "..", "....", ".....", "a.b.c.d.e.f", "%zz", "\x00\xff\xfe", strings.Repeat("A", 4000), strings.Repeat(".", 64),
+		withHeader(`{"alg":"EdDSA","kid":"k1"}`)[:20],
+	}
+	tokens := []string{
+		"", "SessionTokenOfAliceSessionTokenA", signedToken(other, "SessionTokenOfAliceSessionTokenA"),
+		"SessionTokenOfAliceSessionTokenA.", "SessionTokenOfAliceSessionTokenA.%zz", ".", "%2E", strings.Repeat("x", 500) + ".c2ln",
+	}
+	n := 0
+	for _, d := range data {
+		for _, tok := range tokens {
+			jar := []string{}
+			if d != "" {
+				jar = append(jar, "better-auth.session_data="+d)
+			}
+			if tok != "" {
+				jar = append(jar, tokenName+"="+tok)
+			}
+			if len(jar) == 0 {
+				continue
+			}
+			n++
+			_, err := v.Verify(context.Background(), strings.Join(jar, "; "))
+			if !errors.Is(err, auth.ErrInvalidToken) && !errors.Is(err, auth.ErrTokenExpired) {
+				t.Errorf("data %.60q, token %.40q: %v, want a 401", d, tok, err)
+			}
+		}
+	}
+	if f := keys.Fetches() - fetchesBefore; f != 0 {
+		t.Errorf("%d forged cookies caused %d key set fetches, want 0", n, f)
+	}
+	if c := gs.calls.Load(); c != 0 {
+		t.Errorf("%d forged cookies caused %d get-session requests, want 0", n, c)
+	}
+	t.Logf("%d forged cookies: all refused here, no request made", n)
+}

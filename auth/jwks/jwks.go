@@ -10,6 +10,7 @@ package jwks
 
 import (
 	"context"
+	"crypto"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -149,10 +150,44 @@ func New(cfg Config) (*Verifier, error) {
 // (the jwt plugin's session-cache JWT, audience "better-auth:session-cache"):
 // it shares this verifier's key set and checks aud, exp and sub, not iss.
 // The two kinds never pass for each other: each requires its own audience.
+// It only uses keys already fetched: a cookie cache is only a cache (the
+// session_token decides without it), so an unknown kid in a cookie never
+// costs a key set fetch, however many forged cookies arrive.
 func (v *Verifier) ForAudience(name, audience string) *jwtauth.Verifier {
 	c := v.claims
 	c.Name, c.Audience, c.Issuer, c.UserClaim = name, audience, "", "sub"
+	c.Keyfunc, c.KeyError = v.knownKey, nil
 	return jwtauth.New(c)
+}
+
+// knownKey is keyfunc without a fetch: the key of the token's kid among the
+// keys already fetched, or an error.
+func (v *Verifier) knownKey(ctx context.Context) jwt.Keyfunc {
+	return func(t *jwt.Token) (any, error) {
+		kid, _ := t.Header["kid"].(string)
+		if kid == "" {
+			return nil, errors.New("no kid in the token header")
+		}
+		keys, err := v.keys.Storage().KeyReadAll(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, k := range keys {
+			m := k.Marshal()
+			if m.KID != kid {
+				continue
+			}
+			if a := m.ALG.String(); a != "" && a != t.Method.Alg() {
+				return nil, errors.New("the key's alg is not the token's")
+			}
+			key := k.Key()
+			if pk, ok := key.(interface{ Public() crypto.PublicKey }); ok {
+				key = pk.Public()
+			}
+			return key, nil
+		}
+		return nil, errors.New("no key with this kid has been fetched")
+	}
 }
 
 // keyfunc requires a kid (Better Auth always sends one) and bounds the time a

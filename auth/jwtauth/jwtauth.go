@@ -74,6 +74,7 @@ const DefaultMaxLifetime = 24 * time.Hour
 type Verifier struct {
 	cfg       Config
 	parser    *jwt.Parser
+	validator *jwt.Validator // the parser's claim checks, run before a key is looked up
 	userClaim []string
 	cache     *tokencache.Cache[verified] // nil when off
 }
@@ -108,7 +109,7 @@ func New(cfg Config) *Verifier {
 	if cfg.Audience != "" {
 		opts = append(opts, jwt.WithAudience(cfg.Audience))
 	}
-	v := &Verifier{cfg: cfg, parser: jwt.NewParser(opts...), userClaim: strings.Split(cfg.UserClaim, ".")}
+	v := &Verifier{cfg: cfg, parser: jwt.NewParser(opts...), validator: jwt.NewValidator(opts...), userClaim: strings.Split(cfg.UserClaim, ".")}
 	if cfg.CacheSize == 0 {
 		cfg.CacheSize = 10000
 	}
@@ -159,29 +160,58 @@ func (v *Verifier) verify(ctx context.Context, token string) (auth.Principal, st
 	if err := checkStructure(token); err != nil {
 		return fail(fmt.Errorf("%w (%s): %v", auth.ErrInvalidToken, v.cfg.Name, err))
 	}
+	// Everything that needs no key is checked before a key is looked up:
+	// the algorithm (by the parser, before it calls the keyfunc; an alg it
+	// does not know, "None" say, never reaches it), then the claims, the
+	// user and the lifetime. So no forged or malformed token costs a key set
+	// fetch, and only a failure of the real key lookup can be a KeyError.
 	c := claims{userPath: v.userClaim}
-	tok, err := v.parser.ParseWithClaims(token, &c, v.cfg.Keyfunc(ctx))
-	if errors.Is(err, jwt.ErrTokenUnverifiable) && v.cfg.KeyError != nil {
-		if mapped := v.cfg.KeyError(err); mapped != nil {
-			return fail(mapped)
+	keyfunc, looked := v.cfg.Keyfunc(ctx), false
+	tok, err := v.parser.ParseWithClaims(token, &c, func(t *jwt.Token) (any, error) {
+		if err := v.checkClaims(&c); err != nil {
+			return nil, err
 		}
-	}
+		looked = true
+		return keyfunc(t)
+	})
+	var local *localError
 	switch {
 	case err == nil:
+	case errors.As(err, &local):
+		return fail(local.err)
+	case looked && errors.Is(err, jwt.ErrTokenUnverifiable) && v.cfg.KeyError != nil && v.cfg.KeyError(err) != nil:
+		return fail(v.cfg.KeyError(err))
 	case errors.Is(err, jwt.ErrTokenExpired):
 		return fail(fmt.Errorf("%w (%s)", auth.ErrTokenExpired, v.cfg.Name))
 	default:
 		return fail(fmt.Errorf("%w (%s): %s", auth.ErrInvalidToken, v.cfg.Name, reason(err)))
 	}
-	if c.user == "" {
-		return fail(fmt.Errorf("%w (%s): no %s claim", auth.ErrInvalidToken, v.cfg.Name, v.cfg.UserClaim))
-	}
 	exp := c.ExpiresAt.date().Time
-	if exp.Sub(v.cfg.Now()) > v.cfg.MaxLifetime+v.cfg.Leeway {
-		return fail(fmt.Errorf("%w (%s): exp more than %v in the future", auth.ErrInvalidToken, v.cfg.Name, v.cfg.MaxLifetime))
-	}
 	kid, _ := tok.Header["kid"].(string)
 	return auth.Principal{UserID: c.user, Verifier: v.cfg.Name, Expires: exp}, kid, exp, nil
+}
+
+// localError is a token refused by checkClaims, before any key was looked up.
+type localError struct{ err error }
+
+func (e *localError) Error() string { return e.err.Error() }
+
+// checkClaims checks what the claims alone decide: exp (required), nbf,
+// iat, iss and aud as the parser would, then the user and the lifetime.
+func (v *Verifier) checkClaims(c *claims) error {
+	if err := v.validator.Validate(c); err != nil {
+		if errors.Is(err, jwt.ErrTokenExpired) {
+			return &localError{fmt.Errorf("%w (%s)", auth.ErrTokenExpired, v.cfg.Name)}
+		}
+		return &localError{fmt.Errorf("%w (%s): %s", auth.ErrInvalidToken, v.cfg.Name, reason(err))}
+	}
+	if c.user == "" {
+		return &localError{fmt.Errorf("%w (%s): no %s claim", auth.ErrInvalidToken, v.cfg.Name, v.cfg.UserClaim)}
+	}
+	if exp := c.ExpiresAt.date().Time; exp.Sub(v.cfg.Now()) > v.cfg.MaxLifetime+v.cfg.Leeway {
+		return &localError{fmt.Errorf("%w (%s): exp more than %v in the future", auth.ErrInvalidToken, v.cfg.Name, v.cfg.MaxLifetime)}
+	}
+	return nil
 }
 
 // reason names what failed without quoting any part of the token.

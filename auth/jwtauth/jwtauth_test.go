@@ -116,14 +116,61 @@ func TestFailuresAreNotCached(t *testing.T) {
 	clk := &clock{now: time.Now()}
 	kf := &counting{}
 	v := newVerifier(clk, kf, nil)
-	expired := token(t, "alice", clk.Now().Add(-time.Hour), "k1")
+	forged := token(t, "alice", clk.Now().Add(time.Hour), "k1")
+	forged = forged[:strings.LastIndex(forged, ".")+1] + base64.RawURLEncoding.EncodeToString([]byte("not the signature of this token!"))
 	for range 3 {
-		if _, err := v.Verify(context.Background(), expired); !errors.Is(err, auth.ErrTokenExpired) {
+		if _, err := v.Verify(context.Background(), forged); !errors.Is(err, auth.ErrInvalidToken) {
 			t.Fatalf("err = %v", err)
 		}
 	}
 	if kf.calls != 3 {
 		t.Errorf("%d checks of a failing token, want 3: failures are never cached", kf.calls)
+	}
+}
+
+// TestRefusedBeforeAnyKeyLookup: what the token alone decides (its alg, its
+// claims, its user, its lifetime) is refused without asking for a key, so
+// no forged token can cost a key set fetch.
+func TestRefusedBeforeAnyKeyLookup(t *testing.T) {
+	clk := &clock{now: time.Now()}
+	kf := &counting{}
+	v := newVerifier(clk, kf, nil)
+	signed := func(alg jwt.SigningMethod, claims jwt.MapClaims, k any) string {
+		tok := jwt.NewWithClaims(alg, claims)
+		tok.Header["kid"] = "k1"
+		s, err := tok.SignedString(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	exp := clk.Now().Add(10 * time.Minute).Unix()
+	unsigned := func(header string) string {
+		return base64.RawURLEncoding.EncodeToString([]byte(header)) + "." +
+			base64.RawURLEncoding.EncodeToString([]byte(fmt.Sprintf(`{"sub":"alice","exp":%d}`, exp))) + "."
+	}
+	cases := map[string]string{
+		"Expired":         token(t, "alice", clk.Now().Add(-time.Hour), "k1"),
+		"NoExp":           signed(jwt.SigningMethodHS256, jwt.MapClaims{"sub": "alice"}, key),
+		"NoSub":           signed(jwt.SigningMethodHS256, jwt.MapClaims{"exp": exp}, key),
+		"TooLong":         signed(jwt.SigningMethodHS256, jwt.MapClaims{"sub": "alice", "exp": clk.Now().Add(48 * time.Hour).Unix()}, key),
+		"NotYetValid":     signed(jwt.SigningMethodHS256, jwt.MapClaims{"sub": "alice", "exp": exp, "nbf": exp}, key),
+		"OtherAlg":        signed(jwt.SigningMethodHS512, jwt.MapClaims{"sub": "alice", "exp": exp}, key),
+		"AlgNone":         unsigned(`{"alg":"none","kid":"k1"}`),
+		"AlgNoneCapital":  unsigned(`{"alg":"None","kid":"k1"}`),
+		"AlgNONE":         unsigned(`{"alg":"NONE","kid":"k1"}`),
+		"AlgUnknown":      unsigned(`{"alg":"XS256","kid":"k1"}`),
+		"ClaimsNotObject": base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS256"}`)) + "." + base64.RawURLEncoding.EncodeToString([]byte(`[1]`)) + ".c2ln",
+	}
+	for name, tok := range cases {
+		t.Run(name, func(t *testing.T) {
+			if _, err := v.Verify(context.Background(), tok); !errors.Is(err, auth.ErrInvalidToken) && !errors.Is(err, auth.ErrTokenExpired) {
+				t.Fatalf("err = %v, want a 401", err)
+			}
+		})
+	}
+	if kf.calls != 0 {
+		t.Errorf("%d key lookups for tokens the claims alone refuse, want 0", kf.calls)
 	}
 }
 
