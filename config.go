@@ -24,7 +24,10 @@ import (
 
 // config is every setting, parsed once from the environment.
 type config struct {
+	// Secret is the current secret: BETTER_AUTH_SECRET, or the first entry
+	// of BETTER_AUTH_SECRETS when that is set (see useVersionedSecrets).
 	Secret                   string        `env:"BETTER_AUTH_SECRET"`
+	VersionedSecrets         string        `env:"BETTER_AUTH_SECRETS"`
 	Host                     string        `env:"HOST" envDefault:"0.0.0.0"`
 	Port                     int           `env:"PORT" envDefault:"8000"`
 	DatabaseURL              string        `env:"DATABASE_URL" envDefault:"./taskbolt.db"`
@@ -60,6 +63,10 @@ type config struct {
 	RateLimitWindow          time.Duration `env:"RATE_LIMIT_WINDOW" envDefault:"1m"`
 	IdempotencyTTL           time.Duration `env:"IDEMPOTENCY_TTL" envDefault:"24h"`
 	EventsHeartbeat          time.Duration `env:"EVENTS_HEARTBEAT" envDefault:"15s"`
+
+	// previousSecrets still verify what they signed: the later entries of
+	// BETTER_AUTH_SECRETS, then BETTER_AUTH_SECRET as the legacy fallback.
+	previousSecrets []string
 }
 
 // envFile is read for settings the environment does not set. TASKBOLT_ENV_FILE
@@ -94,7 +101,59 @@ func loadConfig(environ []string) (config, map[string]string, error) {
 	if err := env.ParseWithOptions(&cfg, env.Options{Environment: vars}); err != nil {
 		return config{}, nil, explainParseError(err)
 	}
+	if err := cfg.useVersionedSecrets(); err != nil {
+		return cfg, vars, errors.Join(err, cfg.validate())
+	}
 	return cfg, vars, cfg.validate()
+}
+
+// useVersionedSecrets reads BETTER_AUTH_SECRETS as Better Auth 1.7 does:
+// comma-separated "<version>:<secret>" entries, current first (it signs);
+// every entry, and BETTER_AUTH_SECRET as the legacy fallback, still
+// verifies. So a secret can be rotated without signing anyone out: add the
+// new version first, and drop the old one once its sessions have ended.
+// Errors name the entry, never its secret.
+func (c *config) useVersionedSecrets() error {
+	if strings.TrimSpace(c.VersionedSecrets) == "" {
+		return nil
+	}
+	legacy := c.Secret
+	seen := map[uint64]bool{}
+	var values []string
+	for i, entry := range strings.Split(c.VersionedSecrets, ",") {
+		version, value, ok := strings.Cut(strings.TrimSpace(entry), ":")
+		v, err := strconv.ParseUint(strings.TrimSpace(version), 10, 31)
+		value = strings.TrimSpace(value)
+		switch {
+		case !ok:
+			return fmt.Errorf("BETTER_AUTH_SECRETS entry %d is not <version>:<secret> (like 2:new-secret,1:old-secret)", i+1)
+		case err != nil:
+			return fmt.Errorf("BETTER_AUTH_SECRETS entry %d: the version must be a non-negative integer", i+1)
+		case seen[v]:
+			return fmt.Errorf("BETTER_AUTH_SECRETS: version %d appears twice", v)
+		case len(value) < hs256.MinSecretLen:
+			return fmt.Errorf("BETTER_AUTH_SECRETS: the secret of version %d is %d bytes; each must be at least %d (make one with: openssl rand -base64 32)", v, len(value), hs256.MinSecretLen)
+		}
+		seen[v] = true
+		values = append(values, value)
+	}
+	c.Secret, c.previousSecrets = values[0], values[1:]
+	if legacy != "" && !slices.Contains(values, legacy) {
+		if len(legacy) < hs256.MinSecretLen {
+			return secretError(legacy)
+		}
+		c.previousSecrets = append(c.previousSecrets, legacy)
+	}
+	return nil
+}
+
+// secretBytes is every secret that verifies, current first.
+func (c config) secretBytes() [][]byte {
+	out := [][]byte{[]byte(c.Secret)}
+	for _, s := range c.previousSecrets {
+		out = append(out, []byte(s))
+	}
+	return out
 }
 
 // explainParseError names the variable, not the Go field, of a value that

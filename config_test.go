@@ -25,6 +25,11 @@ func TestRunRefusesBadConfig(t *testing.T) {
 		{"ErrLogLevel", baseEnv(t, db, "LOG_LEVEL=loud"), "LOG_LEVEL"},
 		{"ErrPort", baseEnv(t, db, "PORT=70000"), "PORT"},
 		{"ErrPortNotANumber", baseEnv(t, db, "PORT=eighty"), "PORT"},
+		{"ErrHeartbeat", baseEnv(t, db, "EVENTS_HEARTBEAT=10ms"), "EVENTS_HEARTBEAT"},
+		{"ErrSecretsNoVersion", baseEnv(t, db, "BETTER_AUTH_SECRETS="+testSecret), "entry 1 is not <version>:<secret>"},
+		{"ErrSecretsBadVersion", baseEnv(t, db, "BETTER_AUTH_SECRETS=2:"+testSecret+",v1:"+testSecret+"x"), "entry 2: the version must be a non-negative integer"},
+		{"ErrSecretsTwice", baseEnv(t, db, "BETTER_AUTH_SECRETS=1:"+testSecret+",1:"+testSecret+"x"), "version 1 appears twice"},
+		{"ErrSecretsWeak", baseEnv(t, db, "BETTER_AUTH_SECRETS=2:"+testSecret+",1:short"), "the secret of version 1 is 5 bytes"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -34,13 +39,32 @@ func TestRunRefusesBadConfig(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("err = %v, want it to mention %q", err, c.want)
 			}
-			if strings.Contains(err.Error(), "short") && c.name == "ErrWeakSecret" {
+			if strings.Contains(err.Error(), "short") || strings.Contains(err.Error(), testSecret) {
 				t.Error("the error repeats the secret")
 			}
 		})
 	}
 	if _, err := os.Stat(db); err == nil {
 		t.Error("a refused start created the database file")
+	}
+}
+
+// TestVersionedSecrets: BETTER_AUTH_SECRETS as Better Auth reads it, the
+// first entry current, the others and BETTER_AUTH_SECRET still verifying.
+func TestVersionedSecrets(t *testing.T) {
+	older, oldest := testSecret+"-older", testSecret+"-oldest"
+	cfg, _, err := loadConfig([]string{"TASKBOLT_ENV_FILE=", "BETTER_AUTH_SECRET=" + oldest,
+		"BETTER_AUTH_SECRETS= 3:" + testSecret + " , 2:" + older + ",1:" + oldest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := cfg.secretBytes()
+	if cfg.Secret != testSecret || len(got) != 3 || string(got[1]) != older || string(got[2]) != oldest {
+		t.Errorf("current %v, %d secrets: want the first entry current, then the others once each", cfg.Secret == testSecret, len(got))
+	}
+	cfg, _, err = loadConfig([]string{"TASKBOLT_ENV_FILE=", "BETTER_AUTH_SECRET=" + oldest, "BETTER_AUTH_SECRETS=2:" + testSecret})
+	if err != nil || len(cfg.secretBytes()) != 2 || string(cfg.secretBytes()[1]) != oldest {
+		t.Errorf("BETTER_AUTH_SECRET beside BETTER_AUTH_SECRETS must stay as the legacy fallback: %v", err)
 	}
 }
 

@@ -48,12 +48,12 @@ var verifiers = map[string]verifierKind{
 }
 
 func buildHS256(cfg config, _ *slog.Logger, _ *metrics.Metrics, _ map[string]auth.Verifier) (auth.Verifier, string, error) {
-	v, err := hs256.New(hs256.Config{Secret: []byte(cfg.Secret), Leeway: cfg.JWTLeeway,
+	v, err := hs256.New(hs256.Config{Secret: []byte(cfg.Secret), Previous: cfg.secretBytes()[1:], Leeway: cfg.JWTLeeway,
 		Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, UserClaim: cfg.JWTUserClaim, MaxLifetime: cfg.JWTMaxLifetime, CacheSize: cfg.jwtCacheSize()})
 	if errors.Is(err, hs256.ErrWeakSecret) {
 		return nil, "", secretError(cfg.Secret)
 	}
-	return v, "HS256 with BETTER_AUTH_SECRET", err
+	return v, "HS256 with " + cfg.describeSecrets(), err
 }
 
 func buildJWKS(cfg config, log *slog.Logger, m *metrics.Metrics, _ map[string]auth.Verifier) (auth.Verifier, string, error) {
@@ -93,8 +93,8 @@ func buildCookie(cfg config, _ *slog.Logger, _ *metrics.Metrics, built map[strin
 		if len(cfg.Secret) < hs256.MinSecretLen {
 			return nil, "", secretError(cfg.Secret)
 		}
-		c.Secrets = [][]byte{[]byte(cfg.Secret)}
-		formats = append(formats, "compact, jwt and jwe with BETTER_AUTH_SECRET")
+		c.Secrets = cfg.secretBytes()
+		formats = append(formats, "compact, jwt and jwe with "+cfg.describeSecrets())
 	}
 	if j, ok := built[jwks.Name].(*jwks.Verifier); ok {
 		c.CacheJWT = j.ForAudience(cookie.Name, cookie.CacheAudience)
@@ -113,6 +113,15 @@ func buildCookie(cfg config, _ *slog.Logger, _ *metrics.Metrics, built map[strin
 	}
 	return v, fmt.Sprintf("%s.session_data: %s; %s.session_token resolved at %s, cached %v; changes allowed from %s and the request's own origin",
 		c.Prefix, strings.Join(formats, "; "), c.Prefix, url, cfg.SessionCacheTTL, strings.Join(cfg.CORSOrigins, ", ")), err
+}
+
+// describeSecrets says which secrets verify, for the start-up log (never
+// the secrets).
+func (c config) describeSecrets() string {
+	if c.VersionedSecrets == "" {
+		return "BETTER_AUTH_SECRET"
+	}
+	return fmt.Sprintf("BETTER_AUTH_SECRETS (%d secrets: the current one and %d earlier)", len(c.secretBytes()), len(c.previousSecrets))
 }
 
 // jwtCacheSize maps JWT_CACHE_SIZE (0 = off) to the verifiers' setting

@@ -26,6 +26,10 @@ type Config struct {
 	// Secret is the HMAC key: the secret string's UTF-8 bytes, never
 	// base64-decoded. At least MinSecretLen bytes.
 	Secret []byte
+	// Previous are earlier secrets (BETTER_AUTH_SECRETS after the first, and
+	// the legacy BETTER_AUTH_SECRET): tokens they signed still verify, so a
+	// rotation signs no one out. Each at least MinSecretLen bytes.
+	Previous [][]byte
 	// Leeway is the clock skew allowed on exp, nbf and iat. Default 30s.
 	Leeway time.Duration
 	// Issuer and Audience are checked only when set. Tokens that carry iss
@@ -50,7 +54,17 @@ func New(cfg Config) (auth.Verifier, error) {
 	if len(cfg.Secret) < MinSecretLen {
 		return nil, ErrWeakSecret
 	}
-	key := append([]byte(nil), cfg.Secret...)
+	var key any = append([]byte(nil), cfg.Secret...)
+	if len(cfg.Previous) > 0 {
+		keys := jwt.VerificationKeySet{Keys: []jwt.VerificationKey{key}}
+		for _, p := range cfg.Previous {
+			if len(p) < MinSecretLen {
+				return nil, ErrWeakSecret
+			}
+			keys.Keys = append(keys.Keys, append([]byte(nil), p...))
+		}
+		key = keys
+	}
 	keyfunc := func(*jwt.Token) (any, error) { return key, nil }
 	return jwtauth.New(jwtauth.Config{
 		Name: Name, Methods: []string{"HS256"}, Leeway: cfg.Leeway,

@@ -215,3 +215,26 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+// TestPreviousSecrets: after a rotation, tokens of the earlier secrets still
+// verify, and a secret no longer listed signs nothing that passes.
+func TestPreviousSecrets(t *testing.T) {
+	older := []byte("an-older-secret-that-is-at-least-32-bytes")
+	removed := []byte("a-removed-secret-that-is-at-least-32-bytes")
+	v, err := hs256.New(hs256.Config{Secret: secret, Previous: [][]byte{older}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims := jwt.MapClaims{"sub": "alice", "exp": time.Now().Add(time.Hour).Unix()}
+	for name, key := range map[string][]byte{"Current": secret, "Older": older} {
+		if p, err := v.Verify(context.Background(), sign(t, jwt.SigningMethodHS256, key, claims)); err != nil || p.UserID != "alice" {
+			t.Errorf("%s: %+v, %v", name, p, err)
+		}
+	}
+	if _, err := v.Verify(context.Background(), sign(t, jwt.SigningMethodHS256, removed, claims)); !errors.Is(err, auth.ErrInvalidToken) {
+		t.Errorf("a removed secret: %v", err)
+	}
+	if _, err := hs256.New(hs256.Config{Secret: secret, Previous: [][]byte{[]byte("short")}}); !errors.Is(err, hs256.ErrWeakSecret) {
+		t.Errorf("a weak previous secret: %v", err)
+	}
+}

@@ -10,7 +10,8 @@
 // COOKIE_MAX_AGE (seconds) is its Max-Age, COOKIE_PREFIX sets advanced.cookiePrefix and
 // SECURE_COOKIES=true advanced.useSecureCookies (the __Secure- names).
 //
-// Env: BETTER_AUTH_SECRET (required), DB_FILE (a fresh SQLite file), PORT (0: any),
+// Env: BETTER_AUTH_SECRET (required), BETTER_AUTH_SECRETS ("2:new,1:old", read by Better Auth
+// itself; its first entry then signs, BETTER_AUTH_SECRET is the legacy fallback), DB_FILE (a fresh SQLite file), PORT (0: any),
 // ROTATION_INTERVAL and GRACE_PERIOD (seconds; key rotation for the asymmetric modes).
 // Prints "ready <base URL>" once it serves. Runs as NODE_ENV=production would: the
 // origin check is on and the rate limiter is off.
@@ -25,6 +26,10 @@ import { SignJWT } from "jose";
 const mode = process.env.MODE ?? "eddsa";
 const secret = process.env.BETTER_AUTH_SECRET;
 if (!secret || !process.env.DB_FILE) throw new Error("BETTER_AUTH_SECRET and DB_FILE are required");
+// The secret Better Auth signs with: BETTER_AUTH_SECRETS's first entry when it is set.
+const current = process.env.BETTER_AUTH_SECRETS
+  ? process.env.BETTER_AUTH_SECRETS.split(",")[0].trim().replace(/^\d+:/, "").trim()
+  : secret;
 
 const keyPairs = {
   eddsa: { alg: "EdDSA", crv: "Ed25519" },
@@ -50,7 +55,7 @@ function plugins(baseURL) {
           sign: (payload) =>
             new SignJWT(payload)
               .setProtectedHeader({ alg: "HS256", typ: "JWT" })
-              .sign(new TextEncoder().encode(secret)),
+              .sign(new TextEncoder().encode(current)),
         },
       }),
     ];
