@@ -430,8 +430,8 @@ func TestForgedCookiesCostNoRequest(t *testing.T) {
 		withHeader(`{"alg":"EdDSA","kid":"k1","crit":["exp"]}`), withHeader(`{"alg":"EdDSA","kid":"` + strings.Repeat("k", 300) + `"}`),
 		withHeader(`{"alg":"EdDSA","kid":"k1"}`), withHeader(`{"alg":"EdDSA","kid":"k1","alg":"HS256"}`),
 		withHeader(`{"alg":"EdDSA","kid":7}`), withHeader(`{"alg":["EdDSA"]}`), withHeader(`{}`), withHeader(`[]`), withHeader(`null`),
-		authtest.NewKey(t, "EdDSA", "k2").Sign(t, plugin),               // a key the set never had, every claim right
-		authtest.NewKey(t, "ES256", "k1").Sign(t, plugin),               // the known kid, another key and alg
+		authtest.NewKey(t, "EdDSA", "k2").Sign(t, plugin),                  // a key the set never had, every claim right
+		authtest.NewKey(t, "ES256", "k1").Sign(t, plugin),                  // the known kid, another key and alg
 		key.Sign(t, authtest.With(plugin, "aud", "http://localhost:3000")), // a bearer token as a cookie
 		key.Sign(t, authtest.With(plugin, "exp", nil)),
 		jwtCookie(t, other, p, now.Add(5*time.Minute)), jweCookie(t, other, p, now.Add(5*time.Minute), jose.A256CBC_HS512),
