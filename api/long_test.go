@@ -188,3 +188,43 @@ func TestClosedStreamsFreeTheirSlots(t *testing.T) {
 		}
 	}
 }
+
+// TestShutdownEndsLongResponses shuts the server down while a backup is
+// stalled on a client that stopped reading and an event stream is open:
+// the stream ends at once, the backup gets the write timeout and is then
+// cut, shutdown returns, and the store closes (bbolt waits for every read
+// transaction, so a backup still running would hold Close).
+func TestShutdownEndsLongResponses(t *testing.T) {
+	const writeTimeout = time.Second
+	e := newBoltEnv(t, api.Config{AdminToken: adminTok, WriteTimeout: writeTimeout})
+	fill(t, e.store, 8)
+	base := e.listen()
+	backup := getAdmin(t, slowClient(), base+"/admin/backup") // never read
+	defer backup.Body.Close()
+	events := openStream(t, base+"/api/alice/events", token(t, "alice"))
+	events.quiet(100 * time.Millisecond)
+
+	began := time.Now()
+	if err := e.app.ShutdownWithTimeout(5 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(began); took > 3*writeTimeout {
+		t.Errorf("shutdown took %v with a %v write timeout", took, writeTimeout)
+	}
+	if last := events.ended(time.Second); !strings.Contains(last, "shutting down") {
+		t.Errorf("the event stream's last comment: %q", last)
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- e.store.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the store did not close: a long response still holds a read transaction")
+	}
+	if line := waitForLog(t, e, `"route":"/admin/backup"`); !strings.Contains(line, `"outcome":"cut: `) {
+		t.Errorf("the backup cut at shutdown is not logged as cut:\n%s", line)
+	}
+}

@@ -182,6 +182,18 @@ async function runMode(browser, mode) {
     await a.reload();
     await expectTitles(a, ["Write the report", "Buy milk"], "after a reload");
 
+    // Fifteen reloads in ten seconds (a user, or `next dev` hot-reloading):
+    // each opens a new event stream and drops the last, and a closed stream
+    // frees its place at once, so the 10 streams a user may hold never run out.
+    const reloadsBegan = Date.now();
+    for (let i = 1; i <= 15; i++) {
+      await a.reload();
+      await a.getByTestId("count").waitFor();
+      await a.waitForTimeout(Math.max(0, i * 600 - (Date.now() - reloadsBegan)));
+    }
+    const reloadSeconds = (Date.now() - reloadsBegan) / 1000;
+    check(reloadSeconds <= 10, `15 reloads in ${reloadSeconds.toFixed(1)} s`);
+
     // Two tabs of one user: a change in one shows in the other, live.
     const a2 = await ctxA.newPage();
     await a2.goto(`${app}/u/${alice}`);
@@ -191,6 +203,10 @@ async function runMode(browser, mode) {
     await addTask(a, "Added in tab one");
     await a2.getByText("Added in tab one", { exact: true }).waitFor({ timeout: 1000 });
     check(true, `tab two showed tab one's new task ${Date.now() - sentAt} ms after the click, without a reload`);
+    const backAt = Date.now();
+    await addTask(a2, "Added in tab two");
+    await a.getByText("Added in tab two", { exact: true }).waitFor({ timeout: 1000 });
+    check(true, `the tab reloaded 15 times still receives events: tab two's task showed ${Date.now() - backAt} ms after the click`);
 
     // Edits carry If-Match: a change made elsewhere meanwhile is not overwritten.
     await a2.getByTestId("task").filter({ hasText: "Write the report" }).getByRole("button", { name: "Edit" }).click();
@@ -218,6 +234,7 @@ async function runMode(browser, mode) {
     await shot(a, "reminder");
     await a2.close();
     await a.getByLabel("Delete Added in tab one").click();
+    await a.getByLabel("Delete Added in tab two").click();
     await a.getByLabel("Delete Stretch").click();
     await expectTitles(a, ["Write the final report", "Buy milk"], "back to two tasks");
 

@@ -136,9 +136,9 @@ func main() {
 		}
 		return lat[int(float64(len(lat)-1)*q)]
 	}
-	fmt.Printf("%d creates in %v (%.0f/s, %d failed); %d deliveries (want %d): request to delivery p50 %v, p99 %v\n",
+	fmt.Printf("%d creates in %v (%.0f/s, %d failed); %d deliveries (want %d, %.0f events delivered/s): request to delivery p50 %v, p99 %v\n",
 		created.Load(), *duration, float64(created.Load())/duration.Seconds(), failed.Load(), len(lat), created.Load()*int64(*per),
-		p(0.5).Round(10*time.Microsecond), p(0.99).Round(10*time.Microsecond))
+		float64(len(lat))/duration.Seconds(), p(0.5).Round(10*time.Microsecond), p(0.99).Round(10*time.Microsecond))
 	mu.Unlock()
 }
 
