@@ -128,7 +128,10 @@ func newVerifier(t testing.TB, cfg Config) *Verifier {
 	return v
 }
 
-func TestSessionData(t *testing.T) {
+// pluginKeys serves the jwt plugin's key set (one EdDSA key, k1) and returns
+// the key, its server and the verifier of its session-cache JWT.
+func pluginKeys(t *testing.T) (authtest.Key, *authtest.JWKSServer, auth.Verifier) {
+	t.Helper()
 	key := authtest.NewKey(t, "EdDSA", "k1")
 	keys := authtest.NewJWKSServer(t, key)
 	jv, err := jwks.New(jwks.Config{URL: keys.URL, Issuer: "http://localhost:3000", Audience: "http://localhost:3000"})
@@ -136,7 +139,11 @@ func TestSessionData(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(jv.Close)
-	cacheJWT := jv.ForAudience(Name, CacheAudience)
+	return key, keys, jv.ForAudience(Name, CacheAudience)
+}
+
+func TestSessionData(t *testing.T) {
+	key, _, cacheJWT := pluginKeys(t)
 	v := newVerifier(t, Config{Secrets: [][]byte{[]byte("an-older-secret-an-older-secret-x"), secret}, CacheJWT: cacheJWT})
 
 	p := payloadJSON("alice", now.Add(24*time.Hour))
@@ -401,16 +408,10 @@ func FuzzCookies(f *testing.F) {
 // a 401, decided here, with no request to either.
 func TestForgedCookiesCostNoRequest(t *testing.T) {
 	const tokenName = "better-auth.session_token"
-	key := authtest.NewKey(t, "EdDSA", "k1")
-	keys := authtest.NewJWKSServer(t, key)
-	jv, err := jwks.New(jwks.Config{URL: keys.URL, Issuer: "http://localhost:3000", Audience: "http://localhost:3000"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(jv.Close)
+	key, keys, cacheJWT := pluginKeys(t)
 	gs := newGetSession(t, tokenName, signedToken(secret, "SessionTokenOfAliceSessionTokenA"), "alice")
 	s, _ := session.New(session.Config{URL: gs.URL, Credential: func(nv string) (string, string) { return "Cookie", nv }})
-	v := newVerifier(t, Config{Secrets: [][]byte{secret}, CacheJWT: jv.ForAudience(Name, CacheAudience), Session: s})
+	v := newVerifier(t, Config{Secrets: [][]byte{secret}, CacheJWT: cacheJWT, Session: s})
 	// Both services fail from now on: a request to either would be a 503.
 	keys.SetHandler(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusInternalServerError) })
 	fetchesBefore := keys.Fetches()
