@@ -301,7 +301,7 @@ export interface paths {
         };
         /**
          * A Server-Sent Events stream of the user's changes
-         * @description `text/event-stream`: `id: <the user's change sequence>`, `event: task.created | task.updated | task.deleted | task.reminder` (or `reset`: refetch), `data: <the task's JSON>` (`{"id":N}` for a deletion). Changes through any replica, in commit order, only after commit. The status and headers go out at once; a comment line every 15 s keeps proxies from closing it; it ends when the credential expires and on shutdown; a client that reads too slowly is disconnected. Authenticate with the Authorization header or, in cookie mode, the cookies: never a token in the query string. `curl -N -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8000/api/$USER/events`
+         * @description `text/event-stream`: `id: <the user's change sequence>`, `event: task.created | task.updated | task.deleted | task.reminder` (or `reset`: refetch), `data: <the task's JSON>` (`{"id":N}` for a deletion). Changes through any replica, in commit order, only after commit. The status and headers go out at once; a comment line every EVENTS_HEARTBEAT (15 s) keeps proxies from closing it; a stream the client closes frees its place at once; it ends when the credential expires and on shutdown; a client that reads too slowly is disconnected. Authenticate with the Authorization header or, in cookie mode, the cookies: never a token in the query string. `curl -N -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8000/api/$USER/events`
          */
         get: operations["streamEvents"];
         put?: never;
@@ -701,7 +701,7 @@ export interface components {
         IfMatch: string;
         /** @description Answer 304 with no body while the ETag still matches. */
         IfNoneMatch: string;
-        /** @description Resume after this event id (browsers send it when they reconnect). When the gap is older than the log (1 hour and the last 1,000 changes), the stream starts with `event: reset`. */
+        /** @description Resume after this event id (browsers send it when they reconnect). When the gap is older than the log (1 hour and the last 1,000 changes), the stream starts with `event: reset`. An id never sent (garbage, or ahead of the user's sequence) also gives `reset`, then only changes made after it. */
         LastEventID: string;
         /** @description 1-255 visible ASCII characters, per user, kept 24 h (IDEMPOTENCY_TTL) in the store: a repeat of the same request (method, path, body) gets the first one's status, headers and body again, with `Idempotent-Replayed: true`, and changes nothing, also after a restart and through another replica. A different request under the key: 422; a repeat while the first still runs: 409. */
         IdempotencyKey: string;
@@ -1463,7 +1463,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Resume after this event id (browsers send it when they reconnect). When the gap is older than the log (1 hour and the last 1,000 changes), the stream starts with `event: reset`. */
+                /** @description Resume after this event id (browsers send it when they reconnect). When the gap is older than the log (1 hour and the last 1,000 changes), the stream starts with `event: reset`. An id never sent (garbage, or ahead of the user's sequence) also gives `reset`, then only changes made after it. */
                 "Last-Event-ID"?: components["parameters"]["LastEventID"];
             };
             path: {
