@@ -23,7 +23,15 @@ base=${DATABASE_URL:-}
 pid=
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
 source testdata/load/lib.sh
-create() { SCENARIO=create TOKENS_FILE="$work/tokens" wrk -t2 -c64 -d"$DURATION" -s testdata/load/scenario.lua $url | tail -1; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime
+# create: wrk create for DURATION, with the server's CPU time per create (the
+# steadier figure on a VM whose speed drifts, and it leaves out the readers).
+create() {
+  local before; before=$(cpu_ticks "$pid")
+  SCENARIO=create TOKENS_FILE="$work/tokens" wrk -t2 -c64 -d"$DURATION" -s testdata/load/scenario.lua $url | tail -1 >"$work/wrk"
+  awk -v ticks=$(($(cpu_ticks "$pid") - before)) -v hz="$(getconf CLK_TCK)" \
+    '{printf "%s   server CPU %.0f µs/create\n", $0, ticks / hz * 1e6 / $11}' "$work/wrk"
+}
 
 fresh_server "$bin" 18798 streams
 "$work/streams" -url $url -pid "$pid" -rate 1000 -duration 10s
