@@ -322,3 +322,23 @@ func TestStreamsShareReads(t *testing.T) {
 		t.Errorf("%d streams read the log %d times for %d changes: each read its own", len(streams), reads, creates)
 	}
 }
+
+// TestImportIsOneReset: an import sends the user's streams one reset (with
+// an id, so a reconnection resumes after it), not an event per task.
+func TestImportIsOneReset(t *testing.T) {
+	e := newEnv(t, api.Config{AdminToken: adminTok})
+	tok := token(t, "carol")
+	s := openStream(t, e.listen()+"/api/carol/events", tok)
+	r := e.do("POST", "/admin/import", adminTok, `{"user_id":"carol","tasks":[{"title":"a"},{"title":"b"},{"title":"c"}]}`)
+	if r.status != 200 {
+		t.Fatalf("import: %d %s", r.status, r.body)
+	}
+	if ev := s.next(); ev.name != "reset" || ev.id != "1" || ev.data != "{}" {
+		t.Fatalf("after an import of 3 tasks: %+v, want one reset with id 1", ev)
+	}
+	s.quiet(200 * time.Millisecond)
+	e.do("POST", "/api/carol/tasks", tok, `{"title":"d"}`)
+	if ev := s.next(); ev.name != "task.created" || ev.id != "2" {
+		t.Fatalf("then: %+v", ev)
+	}
+}

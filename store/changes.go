@@ -14,7 +14,13 @@ const (
 	ChangeUpdated  ChangeKind = 2 // task.updated (toggles included)
 	ChangeDeleted  ChangeKind = 3 // task.deleted
 	ChangeReminder ChangeKind = 4 // task.reminder
+	// ChangeReset is a bulk change (an import, a move-in): one entry for
+	// all it loaded, not one per task. Readers refetch, as after a gap.
+	ChangeReset ChangeKind = 5 // reset
 )
+
+// ResetData is a reset's event data: browsers drop an event without data.
+var ResetData = []byte("{}")
 
 // Event is the SSE event name of a kind.
 func (k ChangeKind) Event() string {
@@ -27,6 +33,8 @@ func (k ChangeKind) Event() string {
 		return "task.deleted"
 	case ChangeReminder:
 		return "task.reminder"
+	case ChangeReset:
+		return "reset"
 	}
 	return "unknown"
 }
@@ -37,7 +45,7 @@ type Change struct {
 	Seq    uint64 // the owner's change sequence: 1, 2, 3, … in commit order
 	Kind   ChangeKind
 	TaskID uint64
-	Data   []byte // the event's data: the task's JSON, or {"id":N} for a deletion
+	Data   []byte // the event's data: the task's JSON, {"id":N} for a deletion, {} for a reset
 	At     time.Time
 }
 
@@ -49,7 +57,7 @@ const (
 )
 
 // Changelog is a store that keeps each owner's changes (every write path:
-// the API, imports, recurrence, reminders).
+// the API, recurrence, reminders; an import logs one ChangeReset).
 type Changelog interface {
 	// Changes returns up to limit changes with a Seq above after, in order,
 	// and the owner's last Seq. gap is true when changes after `after` have

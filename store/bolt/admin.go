@@ -65,7 +65,8 @@ func (s *Store) Dump(ctx context.Context, fn func(owner string, lastID uint64, t
 	}))
 }
 
-// Load puts tasks back as they were, in one transaction.
+// Load puts tasks back as they were, in one transaction, and logs one
+// reset for the owner when anything changed (never one change per task).
 func (s *Store) Load(ctx context.Context, owner string, lastID uint64, tasks []store.Task) ([]store.Task, error) {
 	if err := checkOwner(ctx, owner); err != nil {
 		return nil, err
@@ -84,7 +85,7 @@ func (s *Store) Load(ctx context.Context, owner string, lastID uint64, tasks []s
 		}
 		now := s.clock()
 		var fresh []*store.Task
-		added := 0
+		added, changed := 0, false
 		last := map[uint64]int{} // a task listed twice: the last one counts
 		for i, t := range tasks {
 			if t.ID != 0 {
@@ -113,10 +114,8 @@ func (s *Store) Load(ctx context.Context, owner string, lastID uint64, tasks []s
 			t.NextOccurrence = 0
 			value := encodeTask(&t)
 			out[i] = t
-			kind := store.ChangeCreated
 			var replaced *store.Task
 			if v := u.tasks.Get(idKey(t.ID)); v != nil {
-				kind = store.ChangeUpdated
 				if bytes.Equal(v, value) {
 					continue // loaded before: importing twice changes nothing, and costs little
 				}
@@ -136,9 +135,7 @@ func (s *Store) Load(ctx context.Context, owner string, lastID uint64, tasks []s
 			if err := u.tasks.Put(idKey(t.ID), value); err != nil {
 				return err
 			}
-			if err := logTask(u, kind, t.ID, value); err != nil {
-				return err
-			}
+			changed = true
 			if err := importReminder(tx, owner, replaced, &out[i]); err != nil {
 				return err
 			}
@@ -160,6 +157,13 @@ func (s *Store) Load(ctx context.Context, owner string, lastID uint64, tasks []s
 		for i, t := range tasks {
 			if t.ID != 0 && last[t.ID] != i {
 				out[i] = out[last[t.ID]]
+			}
+		}
+		// One reset for the whole load, not a change per task: a bulk load
+		// is a refetch for the user's streams, and must not fill the log.
+		if changed {
+			if err := logChange(u, store.ChangeReset, 0, store.ResetData); err != nil {
+				return err
 			}
 		}
 		return u.user.SetSequence(seq)

@@ -65,8 +65,8 @@ func (e *callerError) Error() string { return e.err.Error() }
 
 // Load implements store.Loader, in one transaction: a task with an id
 // replaces the task of that id, one without gets the next id, and the
-// owner's counter ends at or above lastID and every id loaded. Each task
-// that changes is logged. The tasks go in pipelined batches, and the
+// owner's counter ends at or above lastID and every id loaded. A load that
+// changes anything logs one reset (CONTRACT.md "Events"). The tasks go in pipelined batches, and the
 // owner's row is written once at the end: updating one row per task in one
 // transaction would grow its version chain with every task.
 func (s *Store) Load(ctx context.Context, owner string, lastID uint64, tasks []store.Task) ([]store.Task, error) {
@@ -92,13 +92,22 @@ func (s *Store) Load(ctx context.Context, owner string, lastID uint64, tasks []s
 		}
 		now := s.clock()
 		var b pgx.Batch
+		changed := false
 		flush := func() error {
 			if b.Len() == 0 {
 				return nil
 			}
-			err := tx.SendBatch(ctx, &b).Close()
+			results := tx.SendBatch(ctx, &b)
+			for range b.Len() {
+				tag, err := results.Exec()
+				if err != nil {
+					results.Close()
+					return err
+				}
+				changed = changed || tag.RowsAffected() > 0
+			}
 			b = pgx.Batch{}
-			return err
+			return results.Close()
 		}
 		for i, t := range tasks {
 			if t.ID != 0 && last[t.ID] != i {
@@ -122,7 +131,7 @@ func (s *Store) Load(ctx context.Context, owner string, lastID uint64, tasks []s
 			out[i] = t
 			// A task loaded before is left alone and logs nothing: importing
 			// twice changes nothing. The entry's seq follows the log's last.
-			b.Queue(loadTask, append(append([]any{int64(t.ID)}, values(&t)...), base, taskData(&t))...)
+			b.Queue(loadTask, append([]any{int64(t.ID)}, values(&t)...)...)
 			if b.Len() == 1000 {
 				if err := flush(); err != nil {
 					return err
@@ -131,6 +140,13 @@ func (s *Store) Load(ctx context.Context, owner string, lastID uint64, tasks []s
 		}
 		if err := flush(); err != nil {
 			return err
+		}
+		// One reset for the whole load, not a change per task: a bulk load
+		// is a refetch for the owner's streams, and must not fill the log.
+		if changed {
+			if _, err := tx.Exec(ctx, logReset, owner, base, string(store.ResetData)); err != nil {
+				return err
+			}
 		}
 		// The owner's row once: the counter, the log's last seq, the counts.
 		if err := tx.QueryRow(ctx, `UPDATE taskbolt_users SET last_id = greatest(last_id, $2),
@@ -166,9 +182,9 @@ func (s *Store) Load(ctx context.Context, owner string, lastID uint64, tasks []s
 	return out, nil
 }
 
-// loadTask inserts or replaces one task ($1 its id, $2… its values, $17 the
-// owner's seq before the load, $18 its JSON) and logs it when it changed.
-const loadTask = `WITH t AS (INSERT INTO taskbolt_tasks AS t (id, owner, title, description, completed, priority, tags, tags_fold,
+// loadTask inserts or replaces one task ($1 its id, $2… its values); a
+// task loaded before as it is now is left alone (no row affected).
+const loadTask = `INSERT INTO taskbolt_tasks AS t (id, owner, title, description, completed, priority, tags, tags_fold,
 		search, search_desc, due_date, recurrence, remind_at, spawned, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
 		ON CONFLICT (owner, id) DO UPDATE SET title = excluded.title, description = excluded.description,
@@ -179,11 +195,12 @@ const loadTask = `WITH t AS (INSERT INTO taskbolt_tasks AS t (id, owner, title, 
 		WHERE (t.title, t.description, t.completed, t.priority, t.tags, t.due_date, t.recurrence, t.remind_at, t.spawned,
 			t.created_at, t.updated_at) IS DISTINCT FROM (excluded.title, excluded.description, excluded.completed,
 			excluded.priority, excluded.tags, excluded.due_date, excluded.recurrence, excluded.remind_at, excluded.spawned,
-			excluded.created_at, excluded.updated_at)
-		RETURNING id, xmax = 0 AS inserted)
-	INSERT INTO taskbolt_changes (owner, seq, kind, task_id, data)
-	SELECT $2, greatest((SELECT max(seq) FROM taskbolt_changes WHERE owner = $2), $17) + 1,
-		CASE WHEN t.inserted THEN 1 ELSE 2 END, t.id, $18 FROM t`
+			excluded.created_at, excluded.updated_at)`
+
+// logReset logs a load's one reset ($1 the owner, $2 its seq before the
+// load, $3 the data).
+const logReset = `INSERT INTO taskbolt_changes (owner, seq, kind, task_id, data)
+	SELECT $1, greatest((SELECT max(seq) FROM taskbolt_changes WHERE owner = $1), $2) + 1, 5, 0, $3`
 
 func micro(t time.Time) time.Time { return time.UnixMicro(t.UnixMicro()).UTC() }
 

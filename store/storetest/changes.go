@@ -116,17 +116,35 @@ func testChanges(t *testing.T, s store.Store) {
 	if _, _, _, err := cl.Changes(ctx, "a/b", 0, 10); !errors.Is(err, store.ErrInvalidOwner) {
 		t.Errorf("an invalid owner: %v", err)
 	}
-	// An import logs what it changes, and nothing when loaded again.
+	// An import logs one reset for all it loaded (CONTRACT.md "Events"),
+	// and nothing when loaded again.
 	if l, ok := s.(store.Loader); ok {
 		before, _ := cl.Seq(ctx, "carol")
 		for range 2 {
-			if _, err := l.Load(ctx, "carol", 0, []store.Task{{ID: 7, Title: "imported", CreatedAt: *at("2026-01-01T00:00:00Z")}}); err != nil {
+			if _, err := l.Load(ctx, "carol", 0, []store.Task{{ID: 7, Title: "imported", CreatedAt: *at("2026-01-01T00:00:00Z")},
+				{Title: "imported too"}, {ID: 9, Title: "and this"}}); err != nil {
 				t.Fatal(err)
 			}
 		}
-		after, _ := cl.Seq(ctx, "carol")
-		if after != before+1 {
-			t.Errorf("an import loaded twice logged %d changes, want 1", after-before)
+		// The second load gives the task without an id a new one: only that
+		// one changes, and still one reset is logged.
+		changes, after, _, err := cl.Changes(ctx, "carol", before, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(changes) != 2 || after != before+2 {
+			t.Fatalf("two imports of three tasks logged %d changes (seq %d to %d), want one reset each", len(changes), before, after)
+		}
+		for _, c := range changes {
+			if c.Kind != store.ChangeReset || c.Kind.Event() != "reset" || string(c.Data) != "{}" || c.TaskID != 0 {
+				t.Errorf("an import's change: %+v, want a reset with data {}", c)
+			}
+		}
+		if _, err := l.Load(ctx, "carol", 0, []store.Task{{ID: 7, Title: "imported", CreatedAt: *at("2026-01-01T00:00:00Z")}}); err != nil {
+			t.Fatal(err)
+		}
+		if again, _ := cl.Seq(ctx, "carol"); again != after {
+			t.Errorf("an import that changes nothing logged %d changes", again-after)
 		}
 	}
 	Check(t, s)
