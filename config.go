@@ -63,6 +63,7 @@ type config struct {
 	RateLimitWindow          time.Duration `env:"RATE_LIMIT_WINDOW" envDefault:"1m"`
 	IdempotencyTTL           time.Duration `env:"IDEMPOTENCY_TTL" envDefault:"24h"`
 	EventsHeartbeat          time.Duration `env:"EVENTS_HEARTBEAT" envDefault:"15s"`
+	StreamStallTimeout       time.Duration `env:"STREAM_STALL_TIMEOUT" envDefault:"30s"`
 
 	// previousSecrets still verify what they signed: the later entries of
 	// BETTER_AUTH_SECRETS, then BETTER_AUTH_SECRET as the legacy fallback.
@@ -189,6 +190,9 @@ func (c config) validate() error {
 	}
 	if c.IdempotencyTTL <= 0 {
 		errs = append(errs, errors.New("IDEMPOTENCY_TTL must be positive"))
+	}
+	if c.StreamStallTimeout < time.Second {
+		errs = append(errs, fmt.Errorf("STREAM_STALL_TIMEOUT %v must be at least 1s", c.StreamStallTimeout))
 	}
 	if c.EventsHeartbeat < time.Second || c.EventsHeartbeat > 5*time.Minute {
 		errs = append(errs, fmt.Errorf("EVENTS_HEARTBEAT %v must be between 1s and 5m (proxies close a stream that is quiet for longer)", c.EventsHeartbeat))

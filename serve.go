@@ -83,7 +83,7 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 	}
 
 	apiCfg := api.Config{
-		Store: st, Verifier: verifier, Sources: sources, Done: ctx.Done(), IdempotencyTTL: cfg.IdempotencyTTL, Heartbeat: cfg.EventsHeartbeat, Logger: log, Version: version,
+		Store: st, Verifier: verifier, Sources: sources, Done: ctx.Done(), IdempotencyTTL: cfg.IdempotencyTTL, Heartbeat: cfg.EventsHeartbeat, StallTimeout: cfg.StreamStallTimeout, Logger: log, Version: version,
 		BodyLimit: cfg.BodyLimit, CORSOrigins: cfg.CORSOrigins, AdminToken: cfg.AdminToken,
 		RateLimit: api.RateLimit{PerIP: cfg.RateLimitPerIP, PerUser: cfg.RateLimitPerUser, Window: cfg.RateLimitWindow},
 	}

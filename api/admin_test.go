@@ -117,7 +117,7 @@ func slowClient() *http.Client {
 }
 
 // TestStreamCutsAStalledClient stops reading: the stream is cut after the
-// write timeout, logged as cut, and the client sees a broken body rather
+// stall timeout, logged as cut, and the client sees a broken body rather
 // than a short one that looks whole.
 func TestStreamCutsAStalledClient(t *testing.T) {
 	e, resp := streamBackup(t, 250*time.Millisecond)
@@ -135,7 +135,7 @@ func TestStreamCutsAStalledClient(t *testing.T) {
 // streamBackup serves 16 MB of database with the given read and write
 // timeouts and starts a backup through a small receive window.
 func streamBackup(t *testing.T, timeout time.Duration) (*testEnv, *http.Response) {
-	e := newBoltEnv(t, api.Config{AdminToken: adminTok, ReadTimeout: timeout, WriteTimeout: timeout}) // a file backup is bolt's
+	e := newBoltEnv(t, api.Config{AdminToken: adminTok, ReadTimeout: timeout, WriteTimeout: timeout, StallTimeout: timeout}) // a file backup is bolt's
 	fill(t, e.store, 8)
 	return e, getAdmin(t, slowClient(), e.listen()+"/admin/backup")
 }

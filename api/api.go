@@ -38,10 +38,16 @@ type Config struct {
 	// ReadTimeout bounds reading one request (headers and body), so slow
 	// clients cannot pin connections. Default 10s.
 	ReadTimeout time.Duration
-	// WriteTimeout bounds writing one response. A streamed response (a
-	// backup, an export) instead gets WriteTimeout for each of its writes,
-	// so it can last as long as the client keeps reading. Default ReadTimeout.
+	// WriteTimeout bounds writing one response. Default ReadTimeout.
 	WriteTimeout time.Duration
+	// StallTimeout is how long a long response (an event stream, a backup,
+	// an export) waits for its client to take more before it is cut: it has
+	// no overall deadline, so it lasts as long as the client keeps reading.
+	// Longer than WriteTimeout because readers pause: curl --limit-rate
+	// reads all its receive buffer holds (10 MB here), then sleeps until its
+	// average is back under the limit, about 10 s at 1 MB/s. Default
+	// DefaultStallTimeout.
+	StallTimeout time.Duration
 	// IdleTimeout bounds a keep-alive connection between requests. Default 60s.
 	IdleTimeout time.Duration
 	// RateLimit turns on the per-IP and per-user limiters (off by default).
@@ -95,6 +101,9 @@ func New(cfg Config) *fiber.App {
 	}
 	if cfg.WriteTimeout <= 0 {
 		cfg.WriteTimeout = cfg.ReadTimeout
+	}
+	if cfg.StallTimeout <= 0 {
+		cfg.StallTimeout = DefaultStallTimeout
 	}
 	if cfg.IdleTimeout <= 0 {
 		cfg.IdleTimeout = 60 * time.Second

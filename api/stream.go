@@ -42,6 +42,9 @@ func (a *app) requestConfig(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
 // client's FIN or RST at once, the access-log line and the metrics when it
 // ends, and an end at shutdown.
 
+// DefaultStallTimeout is Config.StallTimeout's default.
+const DefaultStallTimeout = 30 * time.Second
+
 // longChunk is the most a longResponse buffers before it sends a chunk.
 const longChunk = 64 << 10
 
@@ -98,7 +101,7 @@ func (w *longResponse) Write(p []byte) (int, error) {
 
 // Flush sends what is pending as one chunk, in one write with its own
 // deadline: a client that keeps reading gets the whole response however long
-// it takes, one that stops is cut once a write waits WriteTimeout.
+// it takes, one that stops is cut once a write waits StallTimeout.
 func (w *longResponse) Flush() error {
 	if w.err != nil || len(w.buf) == chunkHeadRoom {
 		return w.err
@@ -117,7 +120,7 @@ func (w *longResponse) Flush() error {
 	return nil
 }
 
-// send writes b to the connection within WriteTimeout.
+// send writes b to the connection within StallTimeout.
 func (w *longResponse) send(b []byte) error {
 	w.conn.SetWriteDeadline(time.Now().Add(w.timeout))
 	if _, err := w.conn.Write(b); err != nil {
@@ -236,7 +239,7 @@ func (a *app) serveLong(c *fiber.Ctx, body func(w *longResponse) error) {
 	ctx := c.Context()
 	ctx.HijackSetNoResponse(true)
 	ctx.Hijack(func(conn net.Conn) {
-		w := &longResponse{conn: conn, timeout: a.cfg.WriteTimeout, gone: make(chan struct{}),
+		w := &longResponse{conn: conn, timeout: a.cfg.StallTimeout, gone: make(chan struct{}),
 			buf: make([]byte, chunkHeadRoom, chunkHeadRoom+longChunk+2)}
 		a.long.add(w)
 		defer a.long.remove(w)
