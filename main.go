@@ -60,6 +60,7 @@ var commands = map[string]commandFunc{
 	"token":       token,
 	"backup":      backup,
 	"restore":     restore,
+	"compact":     compact,
 	"export":      export,
 	"import":      importCmd,
 	"healthcheck": healthcheck,
@@ -105,6 +106,15 @@ var docs = []doc{
 			"whole, consistent taskbolt database. Stop the server first; an existing database is\n" +
 			"replaced only with --force.",
 		"taskbolt restore --force backups/taskbolt-2026-12-01.db"},
+	{"compact", "compact [--out FILE] [--url URL]", "rewrite the database into a fresh, dense file and give freed space back",
+		"bbolt never gives freed pages back to the file system. compact rewrites the database into a\n" +
+			"fresh file, checks that it is a whole, consistent database, and only then replaces the\n" +
+			"database (or writes --out FILE), reporting the sizes before and after. Stop the server first;\n" +
+			"while one runs, --out FILE compacts its snapshot (from /admin/backup, with ADMIN_TOKEN) into\n" +
+			"FILE, for `taskbolt restore --force FILE` once it is stopped. A file of an older schema is\n" +
+			"migrated on the way.",
+		"taskbolt compact\n" +
+			"ADMIN_TOKEN=... taskbolt compact --out compacted.db   # while serving"},
 	{"export", "export [--user USER] [--out FILE] [--url URL]", "print every task (or USER's) as JSON",
 		"Prints every task of every user (or only USER's) as one JSON document, ids and timestamps\n" +
 			"included, for `taskbolt import` into another taskbolt. Reads the database directly, or\n" +
