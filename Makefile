@@ -13,7 +13,7 @@ EXAMPLE  := examples/nextjs
 E2E_TASKBOLT_PORT ?= 18080
 E2E_APP_PORT      ?= 13080
 
-.PHONY: help build run test unit race postgres vet fmt bench load edge fuzz cover clean harness example-deps e2e api-client docs-assets
+.PHONY: help build run test unit race postgres vet fmt bench load edge fuzz cover clean harness example-deps e2e api-client docs-assets perf-guard
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -83,6 +83,9 @@ bench: ## run the Go benchmarks
 
 load: ## seed 100 users x 20 tasks and load the real binary with wrk (installs wrk if missing)
 	testdata/load/load.sh
+
+perf-guard: ## fail when list, create or toggle costs the server more than 15% more CPU per request than the pinned baseline (testdata/load/perf-baseline)
+	testdata/load/perf-guard.sh
 
 edge: build ## measure the binary's size, cold start to the first 200, and idle RSS
 	$(GO) run ./testdata/edge -bin $(BIN)

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# The speed guard (`make perf-guard`, run by .ci/run): builds the pinned
+# baseline commit (testdata/load/perf-baseline) and the working tree, serves
+# each on a fresh bbolt file of 100 users × 20 tasks in alternating rounds
+# (a VM's speed drifts over minutes; alternating compares like with like),
+# and measures the server's CPU time per request under wrk for list, create
+# and toggle. It fails when the tree's median is more than LIMIT (15) percent
+# above the baseline's for any of them; a scenario over the limit is measured
+# for ROUNDS more rounds first, and judged on the median of all, so one noisy
+# round does not fail a build while a real regression does.
+# Knobs: ROUNDS (3), DURATION (3s), LIMIT (15).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROUNDS=${ROUNDS:-3} DURATION=${DURATION:-3s} LIMIT=${LIMIT:-15}
+command -v wrk >/dev/null || { echo "installing wrk…"; (apt-get update -qq && apt-get install -y -qq wrk) >/dev/null; }
+pin=$(grep -v '^#' testdata/load/perf-baseline | tr -d '[:space:]')
+work=$(mktemp -d)
+pid=
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; git worktree remove --force "$work/baseline" 2>/dev/null; rm -rf "$work"' EXIT
+git cat-file -e "$pin^{commit}" 2>/dev/null || git fetch -q origin "$pin" 2>/dev/null || { echo "perf-guard: baseline $pin is not in this clone"; exit 1; }
+git worktree add -q --detach "$work/baseline" "$pin"
+(cd "$work/baseline" && CGO_ENABLED=0 go build -trimpath -o "$work/taskbolt-baseline" .)
+CGO_ENABLED=0 go build -trimpath -o "$work/taskbolt-tree" .
+go build -o "$work/seed" ./testdata/load/seed
+export BETTER_AUTH_SECRET=$(head -c 32 /dev/urandom | base64) TASKBOLT_ENV_FILE= HOST=127.0.0.1 LOG_LEVEL=warn
+base=
+source testdata/load/lib.sh
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime
+hz=$(getconf CLK_TCK)
+
+# measure BINARY SCENARIO: appends "µs/req req/s" to $work/BINARY.SCENARIO.
+measure() {
+  local bin=$1 s=$2 before
+  fresh_server "$work/taskbolt-$bin" 18796 guard
+  before=$(cpu_ticks "$pid")
+  SCENARIO=$s TOKENS_FILE="$work/tokens" wrk -t2 -c64 -d"$DURATION" -s testdata/load/scenario.lua http://127.0.0.1:18796 | tail -1 >"$work/wrk"
+  awk -v ticks=$(($(cpu_ticks "$pid") - before)) -v hz="$hz" '$13 != 0 || $16 != 0 {print "non-2xx or socket errors: " $0 > "/dev/stderr"; exit 1}
+    {printf "%.1f %.0f\n", ticks / hz * 1e6 / $11, $2}' "$work/wrk" >>"$work/$bin.$s"
+}
+median() { sort -n | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+rounds() { for _ in $(seq "$1"); do for bin in baseline tree; do measure "$bin" "$2"; done; done; }
+
+echo "perf-guard: the tree against $pin, $ROUNDS alternating rounds of $DURATION, server CPU per request"
+failed=0
+for s in list create toggle; do
+  rounds "$ROUNDS" "$s"
+  verdict() {
+    b=$(cut -d' ' -f1 "$work/baseline.$s" | median) t=$(cut -d' ' -f1 "$work/tree.$s" | median)
+    awk -v b="$b" -v t="$t" -v limit="$LIMIT" 'BEGIN {exit !(t > b * (1 + limit / 100))}'
+  }
+  if verdict; then
+    echo "  $s: over the limit after $ROUNDS rounds; $ROUNDS more"
+    rounds "$ROUNDS" "$s"
+  fi
+  b=$(cut -d' ' -f1 "$work/baseline.$s" | median) t=$(cut -d' ' -f1 "$work/tree.$s" | median)
+  br=$(cut -d' ' -f2 "$work/baseline.$s" | median) tr=$(cut -d' ' -f2 "$work/tree.$s" | median)
+  change=$(awk -v b="$b" -v t="$t" 'BEGIN {printf "%+.0f", (t / b - 1) * 100}')
+  status=ok
+  if verdict; then status="FAILED (more than $LIMIT % worse)"; failed=1; fi
+  printf '  %-7s baseline %6.1f µs/req (%6.0f req/s)   tree %6.1f µs/req (%6.0f req/s)   %s %%   %s\n' "$s" "$b" "$br" "$t" "$tr" "$change" "$status"
+done
+exit $failed
