@@ -66,7 +66,8 @@ func (e *callerError) Error() string { return e.err.Error() }
 // Load implements store.Loader, in one transaction: a task with an id
 // replaces the task of that id, one without gets the next id, and the
 // owner's counter ends at or above lastID and every id loaded. A load that
-// changes anything logs one reset (CONTRACT.md "Events"). The tasks go in pipelined batches, and the
+// changes anything logs one reset (CONTRACT.md "Events"). The tasks travel
+// by COPY into a temporary table, then one upsert moves them, and the
 // owner's row is written once at the end: updating one row per task in one
 // transaction would grow its version chain with every task.
 func (s *Store) Load(ctx context.Context, owner string, lastID uint64, tasks []store.Task) ([]store.Task, error) {
@@ -91,24 +92,13 @@ func (s *Store) Load(ctx context.Context, owner string, lastID uint64, tasks []s
 			return err
 		}
 		now := s.clock()
-		var b pgx.Batch
-		changed := false
-		flush := func() error {
-			if b.Len() == 0 {
-				return nil
-			}
-			results := tx.SendBatch(ctx, &b)
-			for range b.Len() {
-				tag, err := results.Exec()
-				if err != nil {
-					results.Close()
-					return err
-				}
-				changed = changed || tag.RowsAffected() > 0
-			}
-			b = pgx.Batch{}
-			return results.Close()
+		// The tasks go to a temporary table by COPY (one stream, no statement
+		// per task), then into taskbolt_tasks by one upsert that leaves alone
+		// a task loaded before as it is now: importing twice changes nothing.
+		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE taskbolt_load (LIKE taskbolt_tasks INCLUDING DEFAULTS) ON COMMIT DROP`); err != nil {
+			return err
 		}
+		var rows [][]any
 		for i, t := range tasks {
 			if t.ID != 0 && last[t.ID] != i {
 				continue
@@ -129,18 +119,16 @@ func (s *Store) Load(ctx context.Context, owner string, lastID uint64, tasks []s
 				t.Tags = []string{}
 			}
 			out[i] = t
-			// A task loaded before is left alone and logs nothing: importing
-			// twice changes nothing. The entry's seq follows the log's last.
-			b.Queue(loadTask, append([]any{int64(t.ID)}, values(&t)...)...)
-			if b.Len() == 1000 {
-				if err := flush(); err != nil {
-					return err
-				}
-			}
+			rows = append(rows, append([]any{int64(t.ID)}, values(&t)...))
 		}
-		if err := flush(); err != nil {
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"taskbolt_load"}, loadColumns, pgx.CopyFromRows(rows)); err != nil {
 			return err
 		}
+		tag, err := tx.Exec(ctx, loadTasks)
+		if err != nil {
+			return err
+		}
+		changed := tag.RowsAffected() > 0
 		// One reset for the whole load, not a change per task: a bulk load
 		// is a refetch for the owner's streams, and must not fill the log.
 		if changed {
@@ -182,11 +170,17 @@ func (s *Store) Load(ctx context.Context, owner string, lastID uint64, tasks []s
 	return out, nil
 }
 
-// loadTask inserts or replaces one task ($1 its id, $2… its values); a
-// task loaded before as it is now is left alone (no row affected).
-const loadTask = `INSERT INTO taskbolt_tasks AS t (id, owner, title, description, completed, priority, tags, tags_fold,
+// loadColumns are the columns Load copies, in the order of id, then values.
+var loadColumns = []string{"id", "owner", "title", "description", "completed", "priority", "tags", "tags_fold",
+	"search", "search_desc", "due_date", "recurrence", "remind_at", "spawned", "created_at", "updated_at"}
+
+// loadTasks moves a load's tasks from the temporary table into
+// taskbolt_tasks, inserting or replacing each; a task loaded before as it is
+// now is left alone (no row affected).
+const loadTasks = `INSERT INTO taskbolt_tasks AS t (id, owner, title, description, completed, priority, tags, tags_fold,
 		search, search_desc, due_date, recurrence, remind_at, spawned, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+		SELECT id, owner, title, description, completed, priority, tags, tags_fold,
+		search, search_desc, due_date, recurrence, remind_at, spawned, created_at, updated_at FROM taskbolt_load
 		ON CONFLICT (owner, id) DO UPDATE SET title = excluded.title, description = excluded.description,
 		completed = excluded.completed, priority = excluded.priority, tags = excluded.tags, tags_fold = excluded.tags_fold,
 		search = excluded.search, search_desc = excluded.search_desc, due_date = excluded.due_date,
