@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -229,9 +230,9 @@ func TestEvents(t *testing.T) {
 }
 
 // TestSlowStreamIsDropped: a client that stops reading is disconnected once
-// a write to it has waited WriteTimeout; writers never wait for it.
+// a write to it has waited StallTimeout; writers never wait for it.
 func TestSlowStreamIsDropped(t *testing.T) {
-	e := newEnv(t, api.Config{WriteTimeout: 300 * time.Millisecond})
+	e := newEnv(t, api.Config{StallTimeout: 300 * time.Millisecond})
 	base := e.listen()
 	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
 	if err != nil {
@@ -242,13 +243,18 @@ func TestSlowStreamIsDropped(t *testing.T) {
 	fmt.Fprintf(conn, "GET /api/alice/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n", token(t, "alice"))
 	time.Sleep(200 * time.Millisecond) // subscribed
 	desc := strings.Repeat("d", 1000)
-	tasks := make([]store.Task, 6000) // ~7 MB of events that nobody reads, in one write
-	for i := range tasks {
-		tasks[i] = store.Task{Title: fmt.Sprint(i), Description: &desc}
+	var wg sync.WaitGroup
+	for w := range 32 { // ~7 MB of events that nobody reads; concurrent creates share commits
+		wg.Go(func() {
+			for i := w; i < 6000; i += 32 {
+				if _, err := e.store.Create(context.Background(), "alice", store.NewTask{Title: fmt.Sprint(i), Description: &desc}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
 	}
-	if _, err := e.store.Load(context.Background(), "alice", 0, tasks); err != nil {
-		t.Fatal(err)
-	}
+	wg.Wait()
 	deadline := time.Now().Add(5 * time.Second)
 	for !strings.Contains(e.logs.String(), `"msg":"stream ended"`) {
 		if time.Now().After(deadline) {

@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime"
 	"strconv"
 	"syscall"
 	"time"
@@ -66,6 +67,24 @@ type Options struct {
 	IndexAfter int
 }
 
+// initialMmapSize is the address space the file is mapped with from the
+// start. bbolt remaps the file when a write grows it past its mapping, and a
+// remap waits for every read transaction to end: a hot backup read over a
+// slow link (minutes) would hold every write that grows the file until the
+// backup ends. A large first mapping costs address space only (a page is
+// read in when touched), so a file under 1 GiB is never remapped. Not on
+// Windows, where bbolt grows the file itself to the mapping's size, nor where
+// address space is 32 bits.
+var initialMmapSize = func() int {
+	if runtime.GOOS == "windows" || strconv.IntSize < 64 {
+		return 0
+	}
+	return 1 << 30
+}()
+
+// growStep is how much a file grows at a time when it must (see Open).
+const growStep = 1 << 20
+
 // Store is a store.Store over a bbolt file.
 type Store struct {
 	db   *bbolt.DB
@@ -98,7 +117,8 @@ func Open(path string, opt Options) (*Store, error) {
 		opt.Now = time.Now
 	}
 	// Our own Options, never a mutated bbolt.DefaultOptions.
-	bopts := &bbolt.Options{Timeout: opt.LockTimeout, FreelistType: bbolt.FreelistMapType, ReadOnly: opt.ReadOnly}
+	bopts := &bbolt.Options{Timeout: opt.LockTimeout, FreelistType: bbolt.FreelistMapType, ReadOnly: opt.ReadOnly,
+		InitialMmapSize: initialMmapSize}
 	if opt.ReadOnly {
 		fi, err := os.Stat(path)
 		switch {
@@ -121,6 +141,12 @@ func Open(path string, opt Options) (*Store, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	db.MaxBatchDelay = opt.MaxBatchDelay
+	if initialMmapSize > 0 {
+		// Past its mapping bbolt grows a file AllocSize at a time (16 MiB by
+		// default); with the large first mapping that would be every file,
+		// an empty one included. 1 MiB keeps a file close to its data.
+		db.AllocSize = growStep
+	}
 	if opt.IndexAfter == 0 {
 		opt.IndexAfter = DefaultIndexAfter
 	}

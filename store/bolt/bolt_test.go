@@ -295,9 +295,16 @@ func TestOpenTruncatedFile(t *testing.T) {
 	}
 	s.Close()
 	content, _ := os.ReadFile(path)
-	// (bbolt grows files ahead of use, so only a cut into the used pages is
-	// a truncation; half of 500 tasks' worth and three pages both are.)
-	for _, cut := range []int{len(content) / 2, 3 * os.Getpagesize()} {
+	// bbolt grows files ahead of use, so only a cut into the used pages is a
+	// truncation; half of them and three pages both are.
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var used int
+	db.View(func(tx *bbolt.Tx) error { used = int(tx.Size()); return nil })
+	db.Close()
+	for _, cut := range []int{used / 2, 3 * os.Getpagesize()} {
 		short := filepath.Join(t.TempDir(), "short.db")
 		os.WriteFile(short, content[:cut], 0o600)
 		for _, ro := range []bool{false, true} {
