@@ -64,9 +64,10 @@ func TestLongResponsesOutlastTimeouts(t *testing.T) {
 		fill(t, x.store, 36)
 	}
 
+	backupURL, exportURL := e.listen()+"/admin/backup", x.listen()+"/admin/export?user=alice" // before the goroutines: listen starts the server once
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		resp := getAdmin(t, slowClient(), e.listen()+"/admin/backup")
+		resp := getAdmin(t, slowClient(), backupURL)
 		defer resp.Body.Close()
 		out := filepath.Join(t.TempDir(), "backup.db")
 		f, _ := os.Create(out)
@@ -89,7 +90,7 @@ func TestLongResponsesOutlastTimeouts(t *testing.T) {
 		t.Logf("backup: %d MB, read at 1 MB/s for %v with a %v stall timeout", n>>20, took, stallTimeout)
 	})
 	wg.Go(func() {
-		resp := getAdmin(t, slowClient(), x.listen()+"/admin/export?user=alice")
+		resp := getAdmin(t, slowClient(), exportURL)
 		defer resp.Body.Close()
 		var doc strings.Builder
 		n, took, err := readPaced(resp.Body, &doc, rate, slow)
