@@ -1,11 +1,15 @@
 package api_test
 
 import (
+	"bufio"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -227,5 +231,35 @@ func TestShutdownEndsLongResponses(t *testing.T) {
 	}
 	if line := waitForLog(t, e, `"route":"/admin/backup"`); !strings.Contains(line, `"outcome":"cut: `) {
 		t.Errorf("the backup cut at shutdown is not logged as cut:\n%s", line)
+	}
+}
+
+// TestLongResponseToHTTP10: an HTTP/1.0 client (nginx's proxy_pass speaks
+// it by default) knows no chunked encoding: its export comes as the plain
+// document, ended by the close; an HTTP/1.1 client's is chunked.
+func TestLongResponseToHTTP10(t *testing.T) {
+	e := newEnv(t, api.Config{AdminToken: adminTok})
+	e.create("alice", "Buy milk")
+	addr := strings.TrimPrefix(e.listen(), "http://")
+	for _, proto := range []string{"HTTP/1.0", "HTTP/1.1"} {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(conn, "GET /admin/export HTTP/%s\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n", proto[5:], adminTok)
+		conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatalf("%s: %v", proto, err)
+		}
+		body, err := io.ReadAll(resp.Body) // to the close, or to the last chunk
+		conn.Close()
+		var d dump.Document
+		if err != nil || resp.StatusCode != 200 || json.Unmarshal(body, &d) != nil || len(d.Users) != 1 {
+			t.Fatalf("%s: %d %v %q", proto, resp.StatusCode, err, body)
+		}
+		if chunked := slices.Contains(resp.TransferEncoding, "chunked"); chunked != (proto == "HTTP/1.1") {
+			t.Errorf("%s: Transfer-Encoding %v", proto, resp.TransferEncoding)
+		}
 	}
 }

@@ -65,6 +65,7 @@ type longResponse struct {
 	n       int64         // body bytes written
 	gone    chan struct{} // closed once the client has closed its side
 	err     error         // the first failure: every later write returns it
+	chunked bool          // HTTP/1.1; an HTTP/1.0 body ends when the connection closes
 	// End, when set by the body, says why a stream that ended without error
 	// ended ("client closed", "expired", "shutdown"): the log's outcome.
 	End string
@@ -107,6 +108,14 @@ func (w *longResponse) Flush() error {
 		return w.err
 	}
 	size := len(w.buf) - chunkHeadRoom
+	if !w.chunked {
+		if err := w.send(w.buf[chunkHeadRoom:]); err != nil {
+			return err
+		}
+		w.n += int64(size)
+		w.buf = w.buf[:chunkHeadRoom]
+		return nil
+	}
 	head := strconv.AppendUint(make([]byte, 0, chunkHeadRoom), uint64(size), 16)
 	head = append(head, '\r', '\n')
 	start := chunkHeadRoom - len(head)
@@ -137,7 +146,7 @@ func (w *longResponse) send(b []byte) error {
 
 // finish ends the body with the last chunk, so the client knows it is whole.
 func (w *longResponse) finish() error {
-	if err := w.Flush(); err != nil {
+	if err := w.Flush(); err != nil || !w.chunked {
 		return err
 	}
 	return w.send([]byte("0\r\n\r\n"))
@@ -227,7 +236,15 @@ func (a *app) serveLong(c *fiber.Ctx, body func(w *longResponse) error) {
 		return
 	}
 	h := &c.Response().Header
-	h.SetContentLength(-1) // Transfer-Encoding: chunked
+	chunked := c.Request().Header.IsHTTP11()
+	if chunked {
+		h.SetContentLength(-1) // Transfer-Encoding: chunked
+	} else {
+		// An HTTP/1.0 client (nginx's proxy_pass by default) knows no
+		// chunks: the body ends when the connection closes.
+		h.SetContentLength(-2)
+		h.Del(fiber.HeaderTransferEncoding)
+	}
 	h.SetConnectionClose() // the connection is this response's alone
 	head := append([]byte(nil), h.Header()...)
 	facts := factsOf(c)
@@ -239,7 +256,7 @@ func (a *app) serveLong(c *fiber.Ctx, body func(w *longResponse) error) {
 	ctx := c.Context()
 	ctx.HijackSetNoResponse(true)
 	ctx.Hijack(func(conn net.Conn) {
-		w := &longResponse{conn: conn, timeout: a.cfg.StallTimeout, gone: make(chan struct{}),
+		w := &longResponse{conn: conn, timeout: a.cfg.StallTimeout, gone: make(chan struct{}), chunked: chunked,
 			buf: make([]byte, chunkHeadRoom, chunkHeadRoom+longChunk+2)}
 		a.long.add(w)
 		defer a.long.remove(w)
