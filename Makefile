@@ -36,7 +36,7 @@ unit: harness ## run the Go tests (installs the Better Auth harness's npm packag
 	  TASKBOLT_TEST_POSTGRES_URL='$(PG_URL)' TASKBOLT_TEST_STORE=postgres $(GO) test -count=1 ./api/; \
 	else echo "PostgreSQL tests SKIPPED: no server (make postgres starts one)"; fi
 
-postgres: ## start a throwaway PostgreSQL on 127.0.0.1:55432 for the tests (stops by itself after 2 h; testdata/postgres.sh stop)
+postgres: ## start a throwaway PostgreSQL on 127.0.0.1:25432 for the tests (stops by itself after 2 h; testdata/postgres.sh stop)
 	@testdata/postgres.sh start
 
 race: harness ## run the Go tests under the race detector

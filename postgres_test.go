@@ -194,7 +194,7 @@ func TestPostgresOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	port := 55500 + int(time.Now().UnixNano()%90) // clear of make postgres's 55432
+	port := 25500 + int(time.Now().UnixNano()%90) // clear of make postgres's 25432, and below the ephemeral ports
 	pg := func(cmd string) {
 		t.Helper()
 		c := exec.Command("testdata/postgres.sh", cmd)

@@ -6,12 +6,12 @@
 #   testdata/postgres.sh url     print TASKBOLT_TEST_POSTGRES_URL=…
 #   testdata/postgres.sh reachable   print the URL alone when a server answers on PGPORT
 #
-# PGPORT (55432), PGDIR (/tmp/taskbolt-pg) and PG_LIFETIME (seconds; 7200: it
+# PGPORT (25432: below the kernel's ephemeral ports, so no client connection can hold it), PGDIR (/tmp/taskbolt-pg) and PG_LIFETIME (seconds; 7200: it
 # stops by itself then) change the defaults. PostgreSQL refuses to run as
 # root, so as root the cluster belongs to the `postgres` user. Installs
 # Debian's postgresql when no server binaries are found (needs root).
 set -euo pipefail
-port=${PGPORT:-55432}
+port=${PGPORT:-25432}
 dir=${PGDIR:-/tmp/taskbolt-pg}
 lifetime=${PG_LIFETIME:-7200}
 url="postgres://postgres@127.0.0.1:$port/taskbolt?sslmode=disable"
@@ -48,10 +48,18 @@ start)
     # A server that is still shutting down may hold the port a moment.
     for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || break; sleep 0.2; done
     # Durable as in production (fsync, synchronous_commit on); sized for load runs.
-    if ! as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start \
-      -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=300 -c shared_buffers=256MB -c fsync=on -c synchronous_commit=on" >/dev/null; then
-      echo "PostgreSQL did not start; the end of $dir/server.log:" >&2; tail -5 "$dir/server.log" >&2; exit 1
-    fi
+    # A socket of a closed connection (TIME_WAIT, up to 60 s) can hold the
+    # port: try again for 90 s when that is what stopped it.
+    for try in $(seq 10); do
+      if as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start \
+        -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=300 -c shared_buffers=256MB -c fsync=on -c synchronous_commit=on" >/dev/null; then
+        break
+      fi
+      if [ "$try" = 10 ] || ! tail -5 "$dir/server.log" | grep -q "Address already in use"; then
+        echo "PostgreSQL did not start; the end of $dir/server.log:" >&2; tail -5 "$dir/server.log" >&2; exit 1
+      fi
+      sleep 9
+    done
     # It stops by itself after PG_LIFETIME seconds: this cluster, whatever the caller's directory.
     nohup setsid env PGDIR="$dir" PGPORT="$port" bash -c "sleep $lifetime; $(printf '%q' "$(realpath "$0")") stop" >/dev/null 2>&1 &
   fi
