@@ -118,7 +118,7 @@ func buildCookie(cfg config, _ *slog.Logger, _ *metrics.Metrics, built map[strin
 // describeSecrets says which secrets verify, for the start-up log (never
 // the secrets).
 func (c config) describeSecrets() string {
-	if c.VersionedSecrets == "" {
+	if strings.TrimSpace(c.VersionedSecrets) == "" { // as useVersionedSecrets reads it
 		return "BETTER_AUTH_SECRET"
 	}
 	return fmt.Sprintf("BETTER_AUTH_SECRETS (%d secrets: the current one and %d earlier)", len(c.secretBytes()), len(c.previousSecrets))

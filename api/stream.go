@@ -108,20 +108,15 @@ func (w *longResponse) Flush() error {
 		return w.err
 	}
 	size := len(w.buf) - chunkHeadRoom
-	if !w.chunked {
-		if err := w.send(w.buf[chunkHeadRoom:]); err != nil {
-			return err
-		}
-		w.n += int64(size)
-		w.buf = w.buf[:chunkHeadRoom]
-		return nil
+	out := w.buf[chunkHeadRoom:]
+	if w.chunked { // size line before, CRLF after
+		head := strconv.AppendUint(make([]byte, 0, chunkHeadRoom), uint64(size), 16)
+		head = append(head, '\r', '\n')
+		start := chunkHeadRoom - len(head)
+		copy(w.buf[start:], head)
+		out = append(w.buf, '\r', '\n')[start:]
 	}
-	head := strconv.AppendUint(make([]byte, 0, chunkHeadRoom), uint64(size), 16)
-	head = append(head, '\r', '\n')
-	start := chunkHeadRoom - len(head)
-	copy(w.buf[start:], head)
-	w.buf = append(w.buf, '\r', '\n')
-	if err := w.send(w.buf[start:]); err != nil {
+	if err := w.send(out); err != nil {
 		return err
 	}
 	w.n += int64(size)

@@ -107,12 +107,10 @@ func fieldDescription(ve *ValidationError, v any) (*string, bool) {
 // fieldPriority validates a priority: one of store.Priorities.
 func fieldPriority(ve *ValidationError, v any) (store.Priority, bool) {
 	// pydantic answers literal_error for any value outside the literal
-	// set, whatever its JSON type (3, true, {}): not string_type.
-	s, isString := v.(string)
+	// set, whatever its JSON type (3, true, {}): not string_type. A
+	// non-string reads as "", which no literal is.
+	s, _ := v.(string)
 	p, prob := store.ParsePriority(s)
-	if !isString {
-		p, prob = 0, store.LiteralProblem(store.Priorities...)
-	}
 	if prob != nil {
 		ve.add(problem(prob, []any{"body", "priority"}, v))
 		return 0, false
@@ -125,11 +123,8 @@ func fieldRecurrence(ve *ValidationError, v any) (store.Recurrence, bool) {
 	if v == nil {
 		return store.RecurNone, true
 	}
-	s, isString := v.(string)
+	s, _ := v.(string) // literal_error whatever the JSON type, as for priority
 	r, prob := store.ParseRecurrence(s)
-	if !isString { // literal_error whatever the JSON type, as for priority
-		r, prob = "", store.LiteralProblem(store.Recurrences...)
-	}
 	if prob != nil {
 		ve.add(problem(prob, []any{"body", "recurrence"}, v))
 		return "", false

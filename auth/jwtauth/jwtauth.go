@@ -175,12 +175,15 @@ func (v *Verifier) verify(ctx context.Context, token string) (auth.Principal, st
 		return keyfunc(t)
 	})
 	var local *localError
+	if looked && errors.Is(err, jwt.ErrTokenUnverifiable) && v.cfg.KeyError != nil {
+		if mapped := v.cfg.KeyError(err); mapped != nil {
+			return fail(mapped)
+		}
+	}
 	switch {
 	case err == nil:
 	case errors.As(err, &local):
 		return fail(local.err)
-	case looked && errors.Is(err, jwt.ErrTokenUnverifiable) && v.cfg.KeyError != nil && v.cfg.KeyError(err) != nil:
-		return fail(v.cfg.KeyError(err))
 	case errors.Is(err, jwt.ErrTokenExpired):
 		return fail(fmt.Errorf("%w (%s)", auth.ErrTokenExpired, v.cfg.Name))
 	default:

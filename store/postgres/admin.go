@@ -128,10 +128,9 @@ func (s *Store) Load(ctx context.Context, owner string, lastID uint64, tasks []s
 		if err != nil {
 			return err
 		}
-		changed := tag.RowsAffected() > 0
 		// One reset for the whole load, not a change per task: a bulk load
 		// is a refetch for the owner's streams, and must not fill the log.
-		if changed {
+		if tag.RowsAffected() > 0 {
 			if _, err := tx.Exec(ctx, logReset, owner, base, string(store.ResetData)); err != nil {
 				return err
 			}
