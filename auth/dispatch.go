@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 )
 
 // Token is what a route sees of a token: read once, verified by nobody yet.
@@ -111,6 +113,28 @@ func jwtAlg(token string) (alg string, ok bool) {
 	if len(header) > 2048 {
 		return "", true // a JWT-shaped token with an absurd header: invalid, not a session token
 	}
+	if h, ok := knownHeaders.Load(header); ok {
+		return h.(string), true
+	}
+	alg, ok = decodeAlg(header)
+	if ok && knownHeaderCount.Add(1) <= maxKnownHeaders {
+		knownHeaders.Store(header, alg)
+	}
+	return alg, ok
+}
+
+// knownHeaders remembers the alg of JWT headers already decoded: every token
+// of a deployment carries one of a handful of headers, and decoding the JSON
+// cost more than the rest of reading a token. Only the first maxKnownHeaders
+// are kept, so forged headers cannot grow it.
+var (
+	knownHeaders     sync.Map // base64url header → alg
+	knownHeaderCount atomic.Int64
+)
+
+const maxKnownHeaders = 64
+
+func decodeAlg(header string) (alg string, ok bool) {
 	raw, err := base64.RawURLEncoding.DecodeString(header)
 	if err != nil {
 		return "", false

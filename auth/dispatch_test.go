@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"testing"
 
 	"taskbolt/auth"
@@ -52,7 +53,8 @@ func TestDispatch(t *testing.T) {
 		{"ErrSessionOff", dispatch(named("hs256"), nil, nil), "opaque", ""},
 		{"ErrNoRoutes", auth.Dispatch{}, "opaque", ""},
 	}
-	for _, c := range cases {
+	// Twice: the second time the header's alg is the remembered one.
+	for _, c := range append(cases, cases...) {
 		t.Run(c.name, func(t *testing.T) {
 			p, err := c.d.Verify(context.Background(), c.token)
 			if c.want == "" {
@@ -65,6 +67,25 @@ func TestDispatch(t *testing.T) {
 				t.Fatalf("went to %q (%v), want %q", p.Verifier, err, c.want)
 			}
 		})
+	}
+}
+
+// TestDispatchManyHeaders: past the headers it remembers, each token is still
+// routed by its own header, and a forged one is not routed as the header it
+// was made to resemble.
+func TestDispatchManyHeaders(t *testing.T) {
+	d := dispatch(named("hs256"), nil, named("session"), "EdDSA")
+	for i := range 300 {
+		alg, want := "HS256", "hs256"
+		if i%3 == 0 {
+			alg, want = "none", ""
+		}
+		for range 2 {
+			p, err := d.Verify(context.Background(), jwtWithHeader(fmt.Sprintf(`{"alg":%q,"kid":"k%d"}`, alg, i)))
+			if want == "" && !errors.Is(err, auth.ErrInvalidToken) || want != "" && (err != nil || p.Verifier != want) {
+				t.Fatalf("header %d (%s): %+v, %v; want %q", i, alg, p, err, want)
+			}
+		}
 	}
 }
 

@@ -447,8 +447,9 @@ func selectPage(tx *bbolt.Tx, owner string, q store.ListQuery, emit func(v []byt
 	if err != nil {
 		return 0, fmt.Errorf("list of %q: %w", owner, err)
 	}
+	tasks := newByID(u.tasks)
 	for _, id := range ids {
-		v := u.tasks.Get(idKey(id))
+		v := tasks.get(id)
 		if v == nil {
 			return 0, fmt.Errorf("list of %q: index names task %d, which is not there: %w", owner, id, errCorrupt)
 		}

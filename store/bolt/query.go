@@ -413,8 +413,9 @@ func eachRec(u *userBuckets, need int, fn func(id uint64, r *rec) error) error {
 		b = u.tasks
 	}
 	c := b.Cursor()
+	var r rec // one for the scan: fn takes its address, so it is on the heap
 	for k, v := c.First(); k != nil; k, v = c.Next() {
-		var r rec
+		r = rec{}
 		var err error
 		switch {
 		case u.rec != nil:
@@ -549,8 +550,9 @@ func candidateIDs(cs []candidate) []uint64 {
 // the page.
 func sortPage(u *userBuckets, q *store.ListQuery, ids []uint64) ([]uint64, error) {
 	cands := make([]candidate, 0, len(ids))
+	recs := newByID(u.rec)
 	for _, id := range ids {
-		r, err := decodeRec(u.rec.Get(idKey(id)))
+		r, err := decodeRec(recs.get(id))
 		if err != nil {
 			return nil, fmt.Errorf("rec %d: %w", id, err)
 		}

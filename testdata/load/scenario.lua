@@ -4,7 +4,9 @@
 -- bigfilter (status=pending&sort=title&limit=20), bigmix (every sort key
 -- alone and with each single filter, in turn), bigq (a search) and
 -- bigcreate (creates that write every index entry).
--- list1 and list304: one user's list, plain and with If-None-Match (304).
+-- list1 and list304: one user's list, plain and with If-None-Match (304);
+-- healthz: the health check, the server's own ceiling; create1: one user's
+-- creates.
 -- TOKENS_FILE holds "user token" lines from seed.
 local scenario = os.getenv("SCENARIO") or "list"
 local users, tokens = {}, {}
@@ -40,6 +42,12 @@ function request()
   if s == "mixed" then
     local r = math.random(100)
     if r <= 40 then s = "list" elseif r <= 80 then s = "get" elseif r <= 90 then s = "create" else s = "toggle" end
+  end
+  if s == "healthz" then return wrk.format("GET", "/healthz") end
+  if s == "create1" then
+    -- one user creates: past IndexAfter tasks, every create writes its index entries
+    local h = { ["Authorization"] = "Bearer " .. tokens[1], ["Content-Type"] = "application/json" }
+    return wrk.format("POST", "/api/" .. users[1] .. "/tasks", h, body)
   end
   if s == "list1" or s == "list304" then
     -- one user's list, plain or conditional (If-None-Match with its ETag: 304)
