@@ -58,7 +58,7 @@ func (a *app) listTasks(c *fiber.Ctx) error {
 		seq    uint64
 		seqSet bool
 	)
-	if a.changes != nil && (c.Get(fiber.HeaderIfNoneMatch) != "" || a.seqLister == nil) {
+	if a.changes != nil && (c.Get(fiber.HeaderIfNoneMatch) != "" || a.seqLister == nil && a.lister == nil) {
 		if seq, err = a.changes.Seq(c.UserContext(), owner(c)); err != nil {
 			return err
 		}
@@ -73,7 +73,9 @@ func (a *app) listTasks(c *fiber.Ctx) error {
 	start := time.Now()
 	switch {
 	case a.lister != nil:
-		*bp, total, err = a.lister.ListJSON(c.UserContext(), owner(c), q, (*bp)[:0])
+		// The sequence read with the page: never older than the If-None-Match
+		// check's, and exactly the page's.
+		*bp, total, seq, err = a.lister.ListJSON(c.UserContext(), owner(c), q, (*bp)[:0])
 	case a.seqLister != nil && !seqSet:
 		var tasks []store.Task
 		tasks, total, seq, err = a.seqLister.ListWithSeq(c.UserContext(), owner(c), q)

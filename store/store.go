@@ -150,9 +150,11 @@ type Store interface {
 // JSONLister is an optional capability: a store that keeps tasks in their wire
 // encoding can append one page as a JSON array without decoding each task.
 // The result must be byte-for-byte what encoding the List result with
-// AppendTasksJSON would give.
+// AppendTasksJSON would give. seq is the owner's change sequence as of the
+// page (Changelog.Seq in the same read), 0 for a store without a change log:
+// a list's ETag needs it, and one read is cheaper than two.
 type JSONLister interface {
-	ListJSON(ctx context.Context, owner string, q ListQuery, dst []byte) (out []byte, total int, err error)
+	ListJSON(ctx context.Context, owner string, q ListQuery, dst []byte) (out []byte, total int, seq uint64, err error)
 }
 
 // ValidUserID reports whether id is 1–128 bytes of visible ASCII (0x21–0x7E)

@@ -435,29 +435,36 @@ func (s *Store) DeleteIf(ctx context.Context, owner string, id uint64, version i
 
 // selectPage runs inside a read transaction: it picks the page's ids with
 // the plan q calls for (query.go) and calls emit with each stored value.
-func selectPage(tx *bbolt.Tx, owner string, q store.ListQuery, emit func(v []byte) error) (total int, err error) {
+func selectPage(tx *bbolt.Tx, owner string, q store.ListQuery, emit func(v []byte) error) (total int, seq uint64, err error) {
 	u, err := readUser(tx, owner)
 	if u == nil || err != nil {
-		return 0, err
+		return 0, 0, err
 	}
+	seq = logTail(u.user.Get(logTailKey)).seq()
 	if q.Now.IsZero() {
 		q.Now = time.Now()
 	}
-	ids, total, err := listIDs(u, &q)
+	ids, values, total, err := listIDs(u, &q)
 	if err != nil {
-		return 0, fmt.Errorf("list of %q: %w", owner, err)
+		return 0, 0, fmt.Errorf("list of %q: %w", owner, err)
 	}
-	tasks := newByID(u.tasks)
-	for _, id := range ids {
-		v := tasks.get(id)
+	if values == nil {
+		tasks := newByID(u.tasks)
+		values = make([][]byte, len(ids))
+		for i, id := range ids {
+			values[i] = tasks.get(id)
+		}
+	}
+	for i, id := range ids {
+		v := values[i]
 		if v == nil {
-			return 0, fmt.Errorf("list of %q: index names task %d, which is not there: %w", owner, id, errCorrupt)
+			return 0, 0, fmt.Errorf("list of %q: index names task %d, which is not there: %w", owner, id, errCorrupt)
 		}
 		if err := emit(v); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 	}
-	return total, nil
+	return total, seq, nil
 }
 
 // List returns one page of the owner's tasks, decoded.
@@ -470,7 +477,7 @@ func (s *Store) List(ctx context.Context, owner string, q store.ListQuery) ([]st
 	err := s.db.View(func(tx *bbolt.Tx) error {
 		out = out[:0]
 		var err error
-		total, err = selectPage(tx, owner, q, func(v []byte) error {
+		total, _, err = selectPage(tx, owner, q, func(v []byte) error {
 			t, err := decodeTask(v)
 			if err != nil {
 				return err
@@ -488,16 +495,19 @@ func (s *Store) List(ctx context.Context, owner string, q store.ListQuery) ([]st
 
 // ListJSON appends one page as a JSON array to dst, copying each task's stored
 // JSON without decoding it.
-func (s *Store) ListJSON(ctx context.Context, owner string, q store.ListQuery, dst []byte) ([]byte, int, error) {
+func (s *Store) ListJSON(ctx context.Context, owner string, q store.ListQuery, dst []byte) ([]byte, int, uint64, error) {
 	if err := checkOwner(ctx, owner); err != nil {
-		return dst, 0, err
+		return dst, 0, 0, err
 	}
 	start := len(dst)
-	var total int
+	var (
+		total int
+		seq   uint64
+	)
 	err := s.db.View(func(tx *bbolt.Tx) error {
 		dst = append(dst[:start], '[')
 		var err error
-		total, err = selectPage(tx, owner, q, func(v []byte) error {
+		total, seq, err = selectPage(tx, owner, q, func(v []byte) error {
 			if len(dst) > start+1 {
 				dst = append(dst, ',')
 			}
@@ -508,9 +518,9 @@ func (s *Store) ListJSON(ctx context.Context, owner string, q store.ListQuery, d
 		return err
 	})
 	if err != nil {
-		return dst[:start], 0, classify(err)
+		return dst[:start], 0, 0, classify(err)
 	}
-	return dst, total, nil
+	return dst, total, seq, nil
 }
 
 // Tags lists the owner's tags from the kept counts (a small user's from its

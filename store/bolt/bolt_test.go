@@ -276,7 +276,7 @@ func BenchmarkList(b *testing.B) {
 			buf := make([]byte, 0, 1<<20)
 			for b.Loop() {
 				var err error
-				if buf, _, err = s.ListJSON(ctx, "alice", q, buf[:0]); err != nil {
+				if buf, _, _, err = s.ListJSON(ctx, "alice", q, buf[:0]); err != nil {
 					b.Fatal(err)
 				}
 			}

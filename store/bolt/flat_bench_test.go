@@ -79,7 +79,7 @@ func BenchmarkListFlat(b *testing.B) {
 				b.Run(fmt.Sprintf("sort=%s/%s/%d", sk, f.name, n), func(b *testing.B) {
 					for b.Loop() {
 						var err error
-						if buf, _, err = s.ListJSON(ctx, fmt.Sprintf("user%d", n), q, buf[:0]); err != nil {
+						if buf, _, _, err = s.ListJSON(ctx, fmt.Sprintf("user%d", n), q, buf[:0]); err != nil {
 							b.Fatal(err)
 						}
 					}
@@ -101,7 +101,7 @@ func BenchmarkSearch(b *testing.B) {
 				var buf []byte
 				for b.Loop() {
 					var err error
-					if buf, _, err = s.ListJSON(ctx, fmt.Sprintf("user%d", n), lq, buf[:0]); err != nil {
+					if buf, _, _, err = s.ListJSON(ctx, fmt.Sprintf("user%d", n), lq, buf[:0]); err != nil {
 						b.Fatal(err)
 					}
 				}

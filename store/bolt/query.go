@@ -46,13 +46,15 @@ var (
 	smallSet = 1024
 )
 
-// listIDs runs the plan for q and returns the ids of the page, in order.
-func listIDs(u *userBuckets, q *store.ListQuery) (ids []uint64, total int, err error) {
+// listIDs runs the plan for q and returns the ids of the page, in order,
+// and their task values when the plan read them already (a small user's
+// scan), else nil.
+func listIDs(u *userBuckets, q *store.ListQuery) (ids []uint64, values [][]byte, total int, err error) {
 	if q.Status == "" {
 		q.Status = store.StatusAll
 	}
 	if q.None {
-		return nil, 0, nil
+		return nil, nil, 0, nil
 	}
 	if !u.indexed() {
 		return scanList(u, q)
@@ -61,13 +63,13 @@ func listIDs(u *userBuckets, q *store.ListQuery) (ids []uint64, total int, err e
 	switch {
 	case q.Search == "" && len(q.Tags) == 0 && !dueFilter:
 		ids, _ = walk(baseStreams(u, q, nil), q, nil, 0)
-		return ids, statusCount(u, q), nil
+		return ids, nil, statusCount(u, q), nil
 	case q.Search == "" && len(q.Tags) == 1 && !dueFilter && q.Status == store.StatusAll && len(q.Priorities) == 0:
 		ids, _ = walk(tagStream(u, q), q, nil, 0)
-		return ids, getCount(u.counts, append([]byte{cntTag}, q.Tags[0]...)), nil
+		return ids, nil, getCount(u.counts, append([]byte{cntTag}, q.Tags[0]...)), nil
 	case q.Search == "" && len(q.Tags) == 0 && dueFilter && len(q.Priorities) == 0 && !(q.Overdue != nil && (q.DueBefore != nil || q.DueAfter != nil)):
 		ids, err = dueList(u, q)
-		return ids, dueCount(u, q), err
+		return ids, nil, dueCount(u, q), err
 	}
 	return scanList(u, q)
 }
@@ -406,8 +408,9 @@ const (
 
 // eachRec calls fn with every task's rec, in id order: from the rec entries
 // of an indexed user, else made from the task values, reading the JSON only
-// as far as need asks. r is valid during the call only.
-func eachRec(u *userBuckets, need int, fn func(id uint64, r *rec) error) error {
+// as far as need asks. r is valid during the call only; value is the task's
+// stored value when the scan read it (a user without indexes), else nil.
+func eachRec(u *userBuckets, need int, fn func(id uint64, value []byte, r *rec) error) error {
 	b := u.rec
 	if b == nil {
 		b = u.tasks
@@ -436,7 +439,11 @@ func eachRec(u *userBuckets, need int, fn func(id uint64, r *rec) error) error {
 		if err != nil {
 			return fmt.Errorf("task %d: %w", keyID(k), err)
 		}
-		if err := fn(keyID(k), &r); err != nil {
+		value := v
+		if u.rec != nil {
+			value = nil
+		}
+		if err := fn(keyID(k), value, &r); err != nil {
 			return err
 		}
 	}
@@ -445,7 +452,7 @@ func eachRec(u *userBuckets, need int, fn func(id uint64, r *rec) error) error {
 
 // scanList answers any query by scanning: the plan for a user too small to
 // have indexes, and for combinations no index serves.
-func scanList(u *userBuckets, q *store.ListQuery) ([]uint64, int, error) {
+func scanList(u *userBuckets, q *store.ListQuery) ([]uint64, [][]byte, int, error) {
 	search := []byte(q.Search)
 	need := needHeader
 	switch {
@@ -456,27 +463,42 @@ func scanList(u *userBuckets, q *store.ListQuery) ([]uint64, int, error) {
 	}
 	walkIndex := false
 	var matches []candidate
-	err := eachRec(u, need, func(id uint64, r *rec) error {
+	err := eachRec(u, need, func(id uint64, value []byte, r *rec) error {
 		if !r.match(q, search) {
 			return nil
 		}
-		matches = append(matches, newCandidate(id, r, q.Sort, !walkIndex))
+		c := newCandidate(id, r, q.Sort, !walkIndex)
+		c.value = value
+		matches = append(matches, c)
 		// Many matches of an indexed user: cheaper to walk its index.
 		walkIndex = u.indexed() && q.Sort != store.SortID && len(matches) > max(smallSet, 4*q.PageEnd())
 		return nil
 	})
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, 0, err
 	}
 	total := len(matches)
 	if !walkIndex {
-		if q.Sort != store.SortID {
-			slices.SortFunc(matches, func(a, b candidate) int { return compareCandidates(q, &a, &b) })
-		} else if q.Desc {
+		// The scan is in id order, which most lists follow (tasks are
+		// mostly created in id order): reversed for a descending list, the
+		// matches are often in order already.
+		if q.Desc {
 			slices.Reverse(matches)
 		}
+		order := func(a, b candidate) int { return compareCandidates(q, &a, &b) }
+		if q.Sort != store.SortID && !slices.IsSortedFunc(matches, order) {
+			slices.SortFunc(matches, order)
+		}
 		lo, hi := q.Page(total)
-		return candidateIDs(matches[lo:hi]), total, nil
+		page := matches[lo:hi]
+		var values [][]byte
+		if !u.indexed() {
+			values = make([][]byte, len(page))
+			for i, m := range page {
+				values[i] = m.value
+			}
+		}
+		return candidateIDs(page), values, total, nil
 	}
 	set := make(map[uint64]struct{}, total)
 	for _, m := range matches {
@@ -489,13 +511,14 @@ func scanList(u *userBuckets, q *store.ListQuery) ([]uint64, int, error) {
 		_, ok := set[keyID(k)]
 		return ok
 	}, 0)
-	return ids, total, nil
+	return ids, nil, total, nil
 }
 
 // candidate is a scan's match with what its sort needs: small, so that
 // sorting a few hundred is cheap.
 type candidate struct {
 	id    uint64
+	value []byte // the task's value, when the scan read it
 	num   int64  // created, updated, due date or priority
 	title string // for a title sort
 	noDue bool
@@ -567,7 +590,7 @@ func sortPage(u *userBuckets, q *store.ListQuery, ids []uint64) ([]uint64, error
 // lowest id, ordered by folded name.
 func scanTags(u *userBuckets) ([]store.TagCount, error) {
 	byFold := map[string]*store.TagCount{}
-	err := eachRec(u, needText, func(_ uint64, r *rec) error {
+	err := eachRec(u, needText, func(_ uint64, _ []byte, r *rec) error {
 		for b := r.tags; len(b) > 0; {
 			spelling, folded, rest, _ := nextTag(b)
 			if tc, ok := byFold[string(folded)]; ok {

@@ -376,17 +376,22 @@ func testListJSON(t *testing.T, s store.Store) {
 	} {
 		tasks, total := list(t, s, "alice", q)
 		want := string(store.AppendTasksJSON(nil, tasks))
-		got, gotTotal, err := jl.ListJSON(ctx, "alice", q, []byte("prefix"))
+		got, gotTotal, seq, err := jl.ListJSON(ctx, "alice", q, []byte("prefix"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if string(got) != "prefix"+want || gotTotal != total {
 			t.Errorf("ListJSON(%+v) = %s (%d)\nwant prefix%s (%d)", q, got, gotTotal, want, total)
 		}
+		if cl, ok := s.(store.Changelog); ok {
+			if want, err := cl.Seq(ctx, "alice"); err != nil || seq != want || seq == 0 {
+				t.Errorf("ListJSON's seq = %d, Seq = %d (%v)", seq, want, err)
+			}
+		}
 	}
-	got, total, err := jl.ListJSON(ctx, "nobody", store.DefaultQuery(), nil)
-	if err != nil || string(got) != "[]" || total != 0 {
-		t.Errorf("empty ListJSON = %q, %d, %v", got, total, err)
+	got, total, seq, err := jl.ListJSON(ctx, "nobody", store.DefaultQuery(), nil)
+	if err != nil || string(got) != "[]" || total != 0 || seq != 0 {
+		t.Errorf("empty ListJSON = %q, %d, %d, %v", got, total, seq, err)
 	}
 }
 
