@@ -4,7 +4,6 @@ package api
 
 import (
 	"context"
-	"crypto/rand"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -190,7 +189,7 @@ func answerUnknownMethods(f *fiber.App) {
 			return
 		}
 		ctx.SetStatusCode(fiber.StatusMethodNotAllowed)
-		ctx.Response.Header.Set(headerRequestID, rand.Text())
+		ctx.Response.Header.Set(headerRequestID, newRequestID())
 		ctx.SetContentType(fiber.MIMEApplicationJSON)
 		ctx.SetBodyString(`{"detail":"` + errMethodNotAllowed.detail + `"}`)
 	}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"hash"
-	"hash/fnv"
 	"slices"
 	"strconv"
 	"strings"
@@ -150,18 +148,24 @@ func notModified(c *fiber.Ctx, tag string) bool {
 
 // listTag is a list's ETag: a hash of what decides the list, each part
 // followed by a separator so that (ab, c) and (a, bc) differ.
-type listTag struct{ h hash.Hash64 }
+type listTag struct{ sum uint64 } // FNV-1a, 64 bits
 
 func newListTag(seq uint64, query []byte) listTag {
-	t := listTag{h: fnv.New64a()}
-	t.add(binary.BigEndian.AppendUint64(nil, seq))
+	t := listTag{sum: 14695981039346656037} // FNV-1a's offset basis
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], seq)
+	t.add(b[:])
 	t.add(query)
 	return t
 }
 
-func (t listTag) add(b []byte) {
-	t.h.Write(b)
-	t.h.Write([]byte{0xff})
+// add hashes b and a separator (0xff). FNV-1a written out: hash/fnv's
+// hasher is an interface value, one allocation per list.
+func (t *listTag) add(b []byte) {
+	for _, c := range b {
+		t.sum = (t.sum ^ uint64(c)) * 1099511628211
+	}
+	t.sum = (t.sum ^ 0xff) * 1099511628211
 }
 
-func (t listTag) String() string { return `"l` + strconv.FormatUint(t.h.Sum64(), 36) + `"` }
+func (t listTag) String() string { return `"l` + strconv.FormatUint(t.sum, 36) + `"` }

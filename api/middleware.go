@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -25,10 +27,25 @@ func (a *app) requestMeta(c *fiber.Ctx) error {
 	if saneRequestID(rid) {
 		rid = utils.CopyString(rid) // Fiber reuses the request buffer
 	} else {
-		rid = rand.Text()
+		rid = newRequestID()
 	}
 	setResponseMeta(c, rid)
 	return c.Next()
+}
+
+// Request ids are this process's random prefix and a counter: unique across
+// replicas and restarts, like a random id, at a fraction of the cost of
+// reading 16 random bytes per request (3 % of a list's CPU). An id only names
+// a request in the logs; it grants nothing.
+var (
+	requestIDPrefix  = rand.Text()[:13] + "-" // 65 random bits
+	requestIDCounter atomic.Uint64
+)
+
+func newRequestID() string {
+	var b [40]byte
+	out := append(b[:0], requestIDPrefix...)
+	return string(strconv.AppendUint(out, requestIDCounter.Add(1), 36))
 }
 
 // requestID returns the request's id, creating one for errors raised before
@@ -37,7 +54,7 @@ func requestID(c *fiber.Ctx) string {
 	if rid, ok := c.Locals(requestIDKey{}).(string); ok {
 		return rid
 	}
-	rid := rand.Text()
+	rid := newRequestID()
 	setResponseMeta(c, rid)
 	return rid
 }

@@ -462,7 +462,7 @@ func scanList(u *userBuckets, q *store.ListQuery) ([]uint64, [][]byte, int, erro
 		need = needTitle
 	}
 	walkIndex := false
-	var matches []candidate
+	matches := make([]candidate, 0, min(u.taskCount(), 4096)) // most lists match most tasks
 	err := eachRec(u, need, func(id uint64, value []byte, r *rec) error {
 		if !r.match(q, search) {
 			return nil
