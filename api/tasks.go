@@ -92,7 +92,7 @@ func (a *app) listTasks(c *fiber.Ctx) error {
 	if a.changes != nil {
 		tag := newListTag(seq, args.QueryString())
 		if q.Overdue != nil {
-			tag.add(*bp)
+			tag.addBody(*bp)
 			if notModified(c, tag.String()) {
 				return nil
 			}

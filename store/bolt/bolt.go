@@ -17,6 +17,7 @@
 package bolt
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -24,6 +25,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"syscall"
 	"time"
@@ -449,10 +451,16 @@ func selectPage(tx *bbolt.Tx, owner string, q store.ListQuery, emit func(v []byt
 		return 0, 0, fmt.Errorf("list of %q: %w", owner, err)
 	}
 	if values == nil {
+		// Read in id order: a page's ids are often near one another.
 		tasks := newByID(u.tasks)
 		values = make([][]byte, len(ids))
-		for i, id := range ids {
-			values[i] = tasks.get(id)
+		order := make([]int, len(ids))
+		for i := range order {
+			order[i] = i
+		}
+		slices.SortFunc(order, func(a, b int) int { return cmp.Compare(ids[a], ids[b]) })
+		for _, i := range order {
+			values[i] = tasks.get(ids[i])
 		}
 	}
 	for i, id := range ids {

@@ -310,7 +310,11 @@ func dueList(u *userBuckets, q *store.ListQuery) ([]uint64, error) {
 		}
 		return dueMatches(q, completed, true, int64(binary.BigEndian.Uint64(v)))
 	}
-	if ids, ok := walk(baseStreams(u, q, nil), q, keepDue, walkBudget); ok {
+	streams := *q
+	if q.Overdue != nil && *q.Overdue && q.Status == store.StatusAll {
+		streams.Status = store.StatusPending // a completed task is never overdue: skip its streams
+	}
+	if ids, ok := walk(baseStreams(u, &streams, nil), q, keepDue, walkBudget); ok {
 		return ids, nil
 	}
 	// Few tasks are in range: read them all from the due streams and sort.

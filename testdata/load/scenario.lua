@@ -6,7 +6,8 @@
 -- bigcreate (creates that write every index entry).
 -- list1 and list304: one user's list, plain and with If-None-Match (304);
 -- healthz: the health check, the server's own ceiling; create1: one user's
--- creates.
+-- creates; overdue and duebefore: the due-date filters (a page of 20), for
+-- any user.
 -- TOKENS_FILE holds "user token" lines from seed.
 local scenario = os.getenv("SCENARIO") or "list"
 local users, tokens = {}, {}
@@ -61,6 +62,10 @@ function request()
     return wrk.format("GET", "/api/" .. u .. "/tasks?status=pending&sort=title&limit=20", hdr)
   elseif s == "bigmix" then
     return wrk.format("GET", "/api/" .. u .. "/tasks" .. mix[counter % #mix + 1], hdr)
+  elseif s == "overdue" then
+    return wrk.format("GET", "/api/" .. u .. "/tasks?overdue=true", hdr)
+  elseif s == "duebefore" then
+    return wrk.format("GET", "/api/" .. u .. "/tasks?due_before=" .. os.date("!%Y-%m-%d", os.time() + 30 * day), hdr)
   elseif s == "bigq" then
     return wrk.format("GET", "/api/" .. u .. "/tasks?q=milk", hdr)
   elseif s == "bigcreate" then
