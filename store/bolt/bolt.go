@@ -12,8 +12,8 @@
 //	idempotency/<owner>\0<key>       recorded outcomes of Idempotency-Keys (idempotency.go)
 //
 // Task ids come from the user bucket's NextSequence, so they are unique per
-// user and never reused after a delete. Every write goes through db.Batch, so
-// concurrent requests share one fsync'd commit (group commit) and stay durable.
+// user and never reused after a delete. Every write goes through groupCommit
+// (group.go), so concurrent requests share one fsync'd commit and stay durable.
 package bolt
 
 import (
@@ -53,9 +53,6 @@ type Options struct {
 	// LockTimeout is how long Open waits for the file lock held by another
 	// process before it fails. Default 1s.
 	LockTimeout time.Duration
-	// MaxBatchDelay is how long a write waits for others to share its commit.
-	// Longer batches more writes per fsync but adds latency. Default 1ms.
-	MaxBatchDelay time.Duration
 	// Now is the clock; tests replace it. Default time.Now.
 	Now func() time.Time
 	// ReadOnly opens the file for reading only, sharing it with other
@@ -96,6 +93,7 @@ type Store struct {
 	// indexAfter is Options.IndexAfter.
 	indexAfter int
 	notify     notifier // OnChange's functions
+	writes     *groupCommit
 }
 
 var (
@@ -111,9 +109,6 @@ var (
 func Open(path string, opt Options) (*Store, error) {
 	if opt.LockTimeout <= 0 {
 		opt.LockTimeout = time.Second
-	}
-	if opt.MaxBatchDelay <= 0 {
-		opt.MaxBatchDelay = time.Millisecond
 	}
 	if opt.Now == nil {
 		opt.Now = time.Now
@@ -142,7 +137,6 @@ func Open(path string, opt Options) (*Store, error) {
 	case err != nil:
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	db.MaxBatchDelay = opt.MaxBatchDelay
 	if initialMmapSize > 0 {
 		// Past its mapping bbolt grows a file AllocSize at a time (16 MiB by
 		// default); with the large first mapping that would be every file,
@@ -152,7 +146,7 @@ func Open(path string, opt Options) (*Store, error) {
 	if opt.IndexAfter == 0 {
 		opt.IndexAfter = DefaultIndexAfter
 	}
-	s := &Store{db: db, path: path, now: opt.Now, log: opt.Logger, indexAfter: opt.IndexAfter}
+	s := &Store{db: db, path: path, now: opt.Now, log: opt.Logger, indexAfter: opt.IndexAfter, writes: &groupCommit{db: db}}
 	if err := s.checkSchema(); err != nil {
 		db.Close()
 		return nil, err
@@ -267,8 +261,8 @@ func (s *Store) Create(ctx context.Context, owner string, in store.NewTask) (sto
 		seq     uint64
 		verdict idemVerdict
 	)
-	// Batch may run this more than once; it sets t, seq and verdict on every run.
-	err := s.db.Batch(func(tx *bbolt.Tx) error {
+	// A group commit may run this more than once; it sets t, seq and verdict on every run.
+	err := s.writes.write(func(tx *bbolt.Tx) error {
 		now := s.clock()
 		var err error
 		if verdict, err = idemCheck(tx, owner, in.Idem, now); err != nil || verdict.stop() {
@@ -373,14 +367,14 @@ func (s *Store) Update(ctx context.Context, owner string, id uint64, p store.Pat
 	return t, nil
 }
 
-// writeTask runs fn in a batched write transaction on the owner's task id,
+// writeTask runs fn in a group-committed write transaction on the owner's task id,
 // with its stored value. A missing task is ErrNotFound, noted in a flag rather
-// than returned from the batch function: an error there would make Batch roll
-// back and re-run every other write of the batch. fn may run more than once.
+// than returned from the batch function: an error there would make the group roll
+// back and re-run every other write of the group. fn may run more than once.
 func (s *Store) writeTask(owner string, id uint64, fn func(u *userBuckets, value []byte) error) error {
 	var found bool
 	var seq uint64
-	err := s.db.Batch(func(tx *bbolt.Tx) error {
+	err := s.writes.write(func(tx *bbolt.Tx) error {
 		found, seq = false, 0
 		if tasksOf(tx, owner) == nil {
 			return nil
@@ -404,7 +398,7 @@ func (s *Store) writeTask(owner string, id uint64, fn func(u *userBuckets, value
 	case !found:
 		return store.ErrNotFound
 	}
-	s.changed(owner, seq) // after the commit, never from inside Batch (fn may run again)
+	s.changed(owner, seq) // after the commit, never from inside the write (fn may run again)
 	return nil
 }
 
