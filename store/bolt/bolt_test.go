@@ -208,7 +208,7 @@ func TestClosedStoreIsUnavailable(t *testing.T) {
 }
 
 func BenchmarkCreate(b *testing.B) {
-	// Store.Create under concurrency: writes share commits through db.Batch.
+	// Store.Create under concurrency: writes share commits (group.go).
 	s := MustOpen(b, bolt.Options{})
 	ctx := context.Background()
 	b.ReportAllocs()
