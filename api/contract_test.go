@@ -262,6 +262,13 @@ func TestValidation(t *testing.T) {
 			`[{"type":"json_invalid","loc":["body",14],"msg":"JSON decode error","input":{},"ctx":{"error":"Extra data"}}]`},
 		{"BodyArray", "POST", "/api/alice/tasks", `[{"title":"x"}]`,
 			`[{"type":"model_attributes_type","loc":["body"],"msg":"Input should be a valid dictionary or object to extract fields from","input":[{"title":"x"}]}]`},
+		// A number no float64 holds is echoed as a string: as sent, most
+		// decoders could not read the 422 back.
+		{"BodyHugeNumber", "POST", "/api/alice/tasks", `1E700`,
+			`[{"type":"model_attributes_type","loc":["body"],"msg":"Input should be a valid dictionary or object to extract fields from","input":"1E700"}]`},
+		{"HugeNumberTitle", "POST", "/api/alice/tasks", `{"title":-1e400,"description":[1e-400]}`,
+			`[{"type":"string_type","loc":["body","title"],"msg":"Input should be a valid string","input":"-1e400"},
+			  {"type":"string_type","loc":["body","description"],"msg":"Input should be a valid string","input":[1e-400]}]`},
 		{"BodyString", "PUT", "/api/alice/tasks/1", `"title"`,
 			`[{"type":"model_attributes_type","loc":["body"],"msg":"Input should be a valid dictionary or object to extract fields from","input":"title"}]`},
 		{"UpdateNullTitle", "PATCH", "/api/alice/tasks/1", `{"title":null}`,

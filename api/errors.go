@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -87,7 +88,12 @@ func (a *app) errorHandler(c *fiber.Ctx, err error) error {
 	)
 	switch {
 	case errors.As(err, &ve):
-		return writeJSON(c, fiber.StatusUnprocessableEntity, map[string]any{"detail": ve.Problems})
+		problems := make([]Problem, len(ve.Problems))
+		for i, p := range ve.Problems {
+			p.Input = readableInput(p.Input)
+			problems[i] = p
+		}
+		return writeJSON(c, fiber.StatusUnprocessableEntity, map[string]any{"detail": problems})
 	case errors.Is(err, auth.ErrUnauthenticated):
 		c.Set(fiber.HeaderWWWAuthenticate, bearerChallenge)
 		return a.authFailure(c, err, errNotAuthenticated)
@@ -161,4 +167,30 @@ func writeJSON(c *fiber.Ctx, status int, v any) error {
 	c.Status(status)
 	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
 	return c.Send(b)
+}
+
+// readableInput is a problem's input as every JSON decoder can read it back.
+// Numbers are echoed as sent (json.Number), but one beyond a float64's range
+// (1E700) is text most decoders refuse, Go's and Pydantic's among them: such a
+// number is echoed as a string of its digits.
+func readableInput(v any) any {
+	switch v := v.(type) {
+	case json.Number:
+		if _, err := strconv.ParseFloat(string(v), 64); err != nil {
+			return string(v)
+		}
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, e := range v {
+			out[k] = readableInput(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = readableInput(e)
+		}
+		return out
+	}
+	return v
 }

@@ -8,10 +8,11 @@
 # SCENARIOS (list toggle create: the list first, on the seeded users alone, as
 # each binary creates a different number of tasks), with the server's CPU time
 # per request.
-# ROUNDS (2) rounds.
+# ROUNDS (2) rounds; CONNECTIONS (64) wrk connections (1: one client writing
+# one request at a time, which sees each commit's latency).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-DURATION=${DURATION:-4s} ROUNDS=${ROUNDS:-2} SCENARIOS=${SCENARIOS:-list toggle create}
+DURATION=${DURATION:-4s} ROUNDS=${ROUNDS:-2} SCENARIOS=${SCENARIOS:-list toggle create} CONNECTIONS=${CONNECTIONS:-64}
 export BETTER_AUTH_SECRET=$(head -c 32 /dev/urandom | base64) TASKBOLT_ENV_FILE= HOST=127.0.0.1 LOG_LEVEL=${LOG_LEVEL:-info}
 base=${DATABASE_URL:-}
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime
@@ -26,7 +27,7 @@ for round in $(seq "$ROUNDS"); do
     for s in $SCENARIOS; do
       printf '%-24s round %s  ' "$(basename "$bin")" "$round"
       before=$(cpu_ticks "$pid")
-      SCENARIO=$s TOKENS_FILE="$work/tokens" wrk -t2 -c64 -d"$DURATION" -s testdata/load/scenario.lua http://127.0.0.1:18799 | tail -1 >"$work/wrk"
+      SCENARIO=$s TOKENS_FILE="$work/tokens" wrk -t"$(( CONNECTIONS < 2 ? 1 : 2 ))" -c"$CONNECTIONS" -d"$DURATION" -s testdata/load/scenario.lua http://127.0.0.1:18799 | tail -1 >"$work/wrk"
       # The server's CPU time per request: steadier than req/s on a VM
       # whose speed drifts (and it leaves out wrk and PostgreSQL).
       awk -v ticks=$(($(cpu_ticks "$pid") - before)) -v hz="$(getconf CLK_TCK)" \
