@@ -28,7 +28,7 @@ for bin in "$@"; do
   read -r user token <"$work/small"
   for i in $(seq 20); do
     curl -sf -o /dev/null -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
-      -d "{\"title\":\"overdue task $i buy milk\",\"priority\":\"medium\",\"tags\":[\"home\"],\"due_date\":\"2020-01-$((i + 1))\"}" "$url/api/$user/tasks"
+      -d "{\"title\":\"overdue task $i buy milk\",\"priority\":\"medium\",\"tags\":[\"home\"],\"due_date\":\"2020-01-$(printf %02d "$i")\"}" "$url/api/$user/tasks"
   done
   for s in overdue duebefore; do
     for who in small big; do
