@@ -16,6 +16,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 )
@@ -170,6 +171,11 @@ func usage() string {
 
 // run is the whole program; main and the end-to-end tests call it.
 func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
+	// `taskbolt --help` is a first-time user asking what taskbolt does: the
+	// overview, as `taskbolt help`. `taskbolt serve --help` lists serve's flags.
+	if len(args) == 1 && slices.Contains([]string{"-h", "-help", "--help"}, args[0]) {
+		args = []string{"help"}
+	}
 	name := "serve"
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		name, args = args[0], args[1:]

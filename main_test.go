@@ -206,6 +206,15 @@ func TestEveryCommandHasHelp(t *testing.T) {
 			}
 		})
 	}
+	// A first-time user's `taskbolt --help` gets the overview, not serve's flags.
+	for _, h := range []string{"--help", "-h", "-help"} {
+		if got, _, err := runCmd(t, nil, h); err != nil || got != overview {
+			t.Errorf("taskbolt %s = %q, %v; want the overview", h, got, err)
+		}
+	}
+	if _, errOut, _ := runCmd(t, nil, "serve", "--help"); !strings.Contains(errOut, "Usage: taskbolt "+docOf("serve").synopsis+"\n") || !strings.Contains(errOut, "Flags:") {
+		t.Errorf("serve --help:\n%s", errOut)
+	}
 	_, errOut, _ := runCmd(t, nil, "import", "--help")
 	if !strings.Contains(errOut, "seed") || !strings.Contains(errOut, "--url") {
 		t.Errorf("import --help:\n%s", errOut)
