@@ -466,7 +466,11 @@ func scanList(u *userBuckets, q *store.ListQuery) ([]uint64, [][]byte, int, erro
 		need = needTitle
 	}
 	walkIndex := false
-	matches := make([]candidate, 0, min(u.taskCount(), 4096)) // most lists match most tasks
+	var matches []candidate
+	if !u.indexed() {
+		// A small user's list matches most of its tasks (at most IndexAfter).
+		matches = make([]candidate, 0, u.taskCount())
+	}
 	err := eachRec(u, need, func(id uint64, value []byte, r *rec) error {
 		if !r.match(q, search) {
 			return nil
