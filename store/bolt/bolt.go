@@ -369,7 +369,7 @@ func (s *Store) Update(ctx context.Context, owner string, id uint64, p store.Pat
 
 // writeTask runs fn in a group-committed write transaction on the owner's task id,
 // with its stored value. A missing task is ErrNotFound, noted in a flag rather
-// than returned from the batch function: an error there would make the group roll
+// than returned from the write function: an error there would make the group roll
 // back and re-run every other write of the group. fn may run more than once.
 func (s *Store) writeTask(owner string, id uint64, fn func(u *userBuckets, value []byte) error) error {
 	var found bool

@@ -1,6 +1,7 @@
 package bolt
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -35,7 +36,7 @@ type groupWrite struct {
 }
 
 // errLead tells a queued write that it leads the next commit.
-var errLead = fmt.Errorf("lead the next commit")
+var errLead = errors.New("lead the next commit")
 
 // write runs fn in a shared write transaction and returns once it is
 // committed (nil) or failed (fn's error, or the commit's).
