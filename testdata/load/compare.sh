@@ -15,7 +15,6 @@ cd "$(dirname "$0")/../.."
 DURATION=${DURATION:-4s} ROUNDS=${ROUNDS:-2} SCENARIOS=${SCENARIOS:-list toggle create} CONNECTIONS=${CONNECTIONS:-64}
 export BETTER_AUTH_SECRET=$(head -c 32 /dev/urandom | base64) TASKBOLT_ENV_FILE= HOST=127.0.0.1 LOG_LEVEL=${LOG_LEVEL:-info}
 base=${DATABASE_URL:-}
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime
 work=$(mktemp -d)
 pid=
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT

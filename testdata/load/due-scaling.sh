@@ -14,9 +14,9 @@ export BETTER_AUTH_SECRET=$(head -c 32 /dev/urandom | base64) TASKBOLT_ENV_FILE=
 work=$(mktemp -d)
 pid=
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
+source testdata/load/lib.sh
 go run ./testdata/load/seed -big "$BIG" -export "$work/big.json" -out "$work/big" >/dev/null
 go build -o "$work/seed" ./testdata/load/seed
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime
 url=http://127.0.0.1:18792
 for bin in "$@"; do
   rm -f "$work/due.db"

@@ -1,7 +1,11 @@
-# Shared by load.sh and postgres.sh: start servers, run wrk, count tasks.
-# Callers set $work (a scratch directory) and export the server's settings.
+# Shared by the load scripts: start servers, run wrk, count tasks, read a
+# server's CPU time. Callers set $work (a scratch directory) and export the
+# server's settings.
 
 pids=()
+
+# cpu_ticks PID: the process's CPU time so far, in clock ticks (utime + stime).
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 stop_servers() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 
 # start_server NAME: runs $work/taskbolt serve with the exported settings and

@@ -26,7 +26,6 @@ go build -o "$work/seed" ./testdata/load/seed
 export BETTER_AUTH_SECRET=$(head -c 32 /dev/urandom | base64) TASKBOLT_ENV_FILE= HOST=127.0.0.1 LOG_LEVEL=warn
 base=
 source testdata/load/lib.sh
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime
 hz=$(getconf CLK_TCK)
 
 # measure BINARY SCENARIO: appends "µs/req req/s" to $work/BINARY.SCENARIO.

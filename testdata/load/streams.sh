@@ -23,7 +23,6 @@ base=${DATABASE_URL:-}
 pid=
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
 source testdata/load/lib.sh
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime
 # create: wrk create for DURATION, with the server's CPU time per create (the
 # steadier figure on a VM whose speed drifts, and it leaves out the readers).
 create() {
