@@ -2,7 +2,7 @@
 //
 // Layout:
 //
-//	meta/schema_version             = "4" (SchemaVersion)
+//	meta/schema_version             = "5" (SchemaVersion)
 //	users/<user_id>                 (its sequence is the user's next task id)
 //	users/<user_id>/n               = the user's task count
 //	users/<user_id>/tasks/<id>      = header + wire JSON (see codec.go)
@@ -39,7 +39,7 @@ import (
 // SchemaVersion is the layout version written to meta/schema_version. Open
 // migrates an older file in place and refuses a newer one rather than
 // misread it.
-const SchemaVersion = 4
+const SchemaVersion = 5
 
 var (
 	metaBucket    = []byte("meta")

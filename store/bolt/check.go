@@ -129,7 +129,9 @@ func checkUser(user *bbolt.Bucket, indexAfter int) error {
 	return nil
 }
 
-func sameEntries(what string, b *bbolt.Bucket, want map[string]string) error {
+func sameEntries(what string, b interface {
+	ForEach(func(k, v []byte) error) error
+}, want map[string]string) error {
 	n := 0
 	err := b.ForEach(func(k, v []byte) error {
 		w, ok := want[string(k)]
@@ -142,6 +144,9 @@ func sameEntries(what string, b *bbolt.Bucket, want map[string]string) error {
 		n++
 		return nil
 	})
+	if errors.Is(err, errCorrupt) {
+		return fmt.Errorf("%s: %w", what, err)
+	}
 	if err != nil {
 		return err
 	}

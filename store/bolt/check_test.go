@@ -27,8 +27,12 @@ func TestCheckFindsDisagreement(t *testing.T) {
 			return u.Bucket([]byte("rec")).Delete([]byte{0, 0, 0, 0, 0, 0, 0, 2})
 		}, "rec"},
 		{"IndexEntryExtra", func(u *bbolt.Bucket) error {
-			return u.Bucket([]byte("idx")).Bucket([]byte("title")).Put([]byte("bogus"), nil)
-		}, "index title"},
+			// A well-formed block of one entry, "zzzzz", after every other: shared 5, no suffix, no value.
+			return u.Bucket([]byte("idx")).Bucket([]byte("title")).Put([]byte("zzzzz"), []byte{5, 0, 0})
+		}, "index title has an entry no task calls for"},
+		{"IndexBlockDamaged", func(u *bbolt.Bucket) error {
+			return u.Bucket([]byte("idx")).Bucket([]byte("created")).Put([]byte("bogus"), []byte{9, 9})
+		}, "index created: packed block"},
 		{"TaskCountOff", func(u *bbolt.Bucket) error {
 			return u.Put([]byte("n"), []byte{0, 0, 0, 0, 0, 0, 0, 7})
 		}, "task count"},

@@ -46,7 +46,7 @@ const (
 	v1HeaderLen = 18
 )
 
-var errCorrupt = errors.New("bolt: corrupt task value")
+var errCorrupt = errors.New("bolt: corrupt stored data")
 
 // recurrenceCodes maps recurrences to their stored byte; the index is the code.
 var recurrenceCodes = []store.Recurrence{store.RecurNone, store.RecurDaily, store.RecurWeekly, store.RecurMonthly, store.RecurYearly}

@@ -17,7 +17,7 @@ import (
 //
 //	users/<id>/n           = how many tasks the user has
 //	users/<id>/rec/<id>    = the task's filter and sort fields and folded text
-//	users/<id>/idx/<sort>/b<status><priority><sort part>  = due (8 bytes) or empty
+//	users/<id>/idx/<sort>/b<status><priority><sort part>  = due (8 bytes) or empty (packed: packed.go)
 //	users/<id>/idx/<sort>/t<tag><0x00 0x01><sort part>   = empty
 //	users/<id>/counts/s<status><priority>                = number of tasks
 //	users/<id>/counts/t<folded tag>                      = number of tasks, then a spelling
@@ -71,13 +71,13 @@ const (
 // until the user is indexed.
 type userBuckets struct {
 	user, tasks, rec, idx, counts *bbolt.Bucket
-	sorts                         map[store.SortKey]*bbolt.Bucket
+	sorts                         map[store.SortKey]packed
 	indexAfter                    int    // the store's Options.IndexAfter
 	seq                           uint64 // the last change logged in this transaction (changes.go)
 }
 
-func (u *userBuckets) indexed() bool                            { return u.idx != nil }
-func (u *userBuckets) sortBucket(k store.SortKey) *bbolt.Bucket { return u.sorts[k] }
+func (u *userBuckets) indexed() bool                     { return u.idx != nil }
+func (u *userBuckets) sortBucket(k store.SortKey) packed { return u.sorts[k] }
 
 // taskCount is how many tasks the user has.
 func (u *userBuckets) taskCount() int {
@@ -119,13 +119,14 @@ func userBucketsOf(user *bbolt.Bucket, indexAfter int) (*userBuckets, error) {
 			return nil, fmt.Errorf("counts or rec bucket missing: %w", errCorrupt)
 		}
 		u.rec.FillPercent = appendFill
-		u.sorts = make(map[store.SortKey]*bbolt.Bucket, len(sortBuckets))
+		u.sorts = make(map[store.SortKey]packed, len(sortBuckets))
 		for k, name := range sortBuckets {
-			u.sorts[k] = u.idx.Bucket(name)
-			if u.sorts[k] == nil {
+			b := u.idx.Bucket(name)
+			if b == nil {
 				return nil, fmt.Errorf("index bucket %s missing: %w", name, errCorrupt)
 			}
-			u.sorts[k].FillPercent = fillOf(k)
+			b.FillPercent = fillOf(k)
+			u.sorts[k] = packed{b}
 		}
 	}
 	return u, nil
@@ -136,6 +137,13 @@ func userBucketsOf(user *bbolt.Bucket, indexAfter int) (*userBuckets, error) {
 // smaller and a page holds more of a list. Buckets written anywhere keep
 // bbolt's default, which leaves room for inserts.
 const appendFill = 0.9
+
+// bulkFill is the fill of pages written in key order all at once (indexAll:
+// an import, a migration, a user crossing IndexAfter). At bbolt's default
+// half of every index page would be empty; nothing will be inserted between
+// keys laid down this way until the next write, which splits only the page
+// it lands in. It holds for the transaction's bucket handles only.
+const bulkFill = 1.0
 
 func fillOf(k store.SortKey) float64 {
 	switch k {
@@ -206,12 +214,14 @@ func createIndex(u *userBuckets) error {
 		return err
 	}
 	u.rec.FillPercent = appendFill
-	u.idx, u.sorts = idx, make(map[store.SortKey]*bbolt.Bucket, len(sortBuckets))
+	u.idx, u.sorts = idx, make(map[store.SortKey]packed, len(sortBuckets))
 	for k, name := range sortBuckets {
-		if u.sorts[k], err = idx.CreateBucket(name); err != nil {
+		b, err := idx.CreateBucket(name)
+		if err != nil {
 			return err
 		}
-		u.sorts[k].FillPercent = fillOf(k)
+		b.FillPercent = fillOf(k)
+		u.sorts[k] = packed{b}
 	}
 	return nil
 }
@@ -298,15 +308,14 @@ func index(u *userBuckets, t *store.Task) error {
 // node moves everything after it: a hundred thousand tasks indexed one by
 // one take minutes, in key order a second (imports, migrations).
 func indexAll(u *userBuckets, tasks []*store.Task) error {
-	type kv struct{ k, v []byte }
-	bySort := map[store.SortKey][]kv{}
-	recs := make([]kv, 0, len(tasks))
+	bySort := map[store.SortKey][]entry{}
+	recs := make([]entry, 0, len(tasks))
 	counts := map[string]int64{}
 	names := map[string]string{}
 	for _, t := range tasks {
-		recs = append(recs, kv{idKey(t.ID), encodeRec(t)})
+		recs = append(recs, entry{idKey(t.ID), encodeRec(t)})
 		for _, e := range indexEntries(t) {
-			bySort[e.sort] = append(bySort[e.sort], kv{e.key, e.value})
+			bySort[e.sort] = append(bySort[e.sort], entry{e.key, e.value})
 		}
 		for _, c := range countKeys(t) {
 			counts[string(c.key)]++
@@ -315,21 +324,28 @@ func indexAll(u *userBuckets, tasks []*store.Task) error {
 			}
 		}
 	}
-	put := func(b *bbolt.Bucket, entries []kv) error {
-		slices.SortFunc(entries, func(a, b kv) int { return bytes.Compare(a.k, b.k) })
-		for _, e := range entries {
-			if err := b.Put(e.k, e.v); err != nil {
-				return err
-			}
+	byKey := func(a, b entry) int { return bytes.Compare(a.k, b.k) }
+	slices.SortFunc(recs, byKey)
+	u.rec.FillPercent = bulkFill
+	for _, e := range recs {
+		if err := u.rec.Put(e.k, e.v); err != nil {
+			return err
 		}
-		return nil
-	}
-	if err := put(u.rec, recs); err != nil {
-		return err
 	}
 	for k, entries := range bySort {
-		if err := put(u.sortBucket(k), entries); err != nil {
-			return err
+		slices.SortFunc(entries, byKey)
+		p := u.sortBucket(k)
+		p.b.FillPercent = bulkFill
+		if first, _ := p.b.Cursor().First(); first == nil {
+			if err := p.load(entries); err != nil {
+				return err
+			}
+			continue
+		}
+		for _, e := range entries {
+			if err := p.Put(e.k, e.v); err != nil {
+				return err
+			}
 		}
 	}
 	keys := slices.Sorted(maps.Keys(counts))

@@ -17,6 +17,7 @@ var migrations = []func(tx *bbolt.Tx, indexAfter int) (users, tasks int, err err
 	migrateTo2,
 	migrateTo3,
 	migrateTo4,
+	migrateTo5,
 }
 
 // migrate runs every migration from version up, in one transaction.
@@ -95,6 +96,42 @@ func migrateTo2(tx *bbolt.Tx, indexAfter int) (users, tasks int, err error) {
 		}
 		users++
 		tasks += len(list)
+	}
+	return users, tasks, nil
+}
+
+// migrateTo5 rebuilds every indexed user's indexes, whose sort buckets
+// schema 5 keeps packed (packed.go): one bbolt entry per index entry before.
+// The counts and rec entries come out as they were; rebuilding them from
+// the tasks too keeps one way to build an index.
+func migrateTo5(tx *bbolt.Tx, indexAfter int) (users, tasks int, err error) {
+	all := tx.Bucket(usersBucket)
+	var names [][]byte
+	if err := all.ForEachBucket(func(name []byte) error {
+		names = append(names, append([]byte{}, name...))
+		return nil
+	}); err != nil {
+		return 0, 0, err
+	}
+	for _, name := range names {
+		user := all.Bucket(name)
+		users++
+		tasks += (&userBuckets{user: user}).taskCount()
+		if user.Bucket(idxBucket) == nil {
+			continue
+		}
+		for _, b := range [][]byte{idxBucket, recBucket, countsBucket} {
+			if err := user.DeleteBucket(b); err != nil {
+				return 0, 0, fmt.Errorf("user %q: %w", name, err)
+			}
+		}
+		u, err := userBucketsOf(user, indexAfter)
+		if err != nil {
+			return 0, 0, err
+		}
+		if err := buildIndex(u); err != nil {
+			return 0, 0, fmt.Errorf("user %q: %w", name, err)
+		}
 	}
 	return users, tasks, nil
 }

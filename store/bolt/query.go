@@ -10,8 +10,6 @@ import (
 	"strings"
 	"time"
 
-	bbolt "go.etcd.io/bbolt"
-
 	"taskbolt/store"
 )
 
@@ -123,7 +121,7 @@ func prefixEnd(p []byte) []byte {
 // stream walks the spans of one bucket in order, each in the list's
 // direction. skip is the length of the prefix before the sort part.
 type stream struct {
-	c     *bbolt.Cursor
+	c     *packedCursor
 	spans []span
 	skip  int
 	desc  bool
