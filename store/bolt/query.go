@@ -198,6 +198,7 @@ func walk(streams []*stream, q *store.ListQuery, keep keep, budget int) ([]uint6
 	dueSort := q.Sort == store.SortDueDate
 	for _, s := range streams {
 		s.start()
+		defer s.c.release()
 	}
 	want := q.PageEnd()
 	ids := make([]uint64, 0, min(want, store.MaxLimit))
