@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -308,4 +309,35 @@ func TestMigrateFromV4(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestSearchReadsADescriptionNotRepeated: an indexed user's rec does not
+// keep the folded form of an ASCII title or description (nor the
+// description itself); a search still finds words in them, in any case,
+// and in a description that is not ASCII.
+func TestSearchReadsADescriptionNotRepeated(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "t.db"), Options{IndexAfter: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := t.Context()
+	lower, mixed := strings.Repeat("x", 200)+" water the plants", "Call The Plumber in Zürich"
+	for _, in := range []store.NewTask{{Title: "one", Description: &lower}, {Title: "two", Description: &mixed}, {Title: "three"}} {
+		if _, err := s.Create(ctx, "alice", in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for search, want := range map[string]string{"Plants": "one", "plumber": "two", "THE": "one two", "thr": "three", "zÜRich": "two"} {
+		q := store.DefaultQuery()
+		q.Search, q.Sort, q.Desc = store.FoldText(search), store.SortID, false
+		got, total, err := s.List(ctx, "alice", q)
+		var titles []string
+		for _, g := range got {
+			titles = append(titles, g.Title)
+		}
+		if err != nil || fmt.Sprint(titles) != "["+want+"]" || total != len(titles) {
+			t.Errorf("q=%s: %v (%d) %v, want [%s]", search, titles, total, err, want)
+		}
+	}
 }

@@ -406,7 +406,8 @@ func countDueBefore(u *userBuckets, kind byte, t *time.Time) int {
 const (
 	needHeader = iota
 	needTitle  // a title sort: the title alone is decoded
-	needText   // a search or a tag: the whole task is decoded
+	needTags   // a tag filter, or tag counts: the whole task is decoded
+	needText   // a search: also the folded description
 )
 
 // eachRec calls fn with every task's rec, in id order: from the rec entries
@@ -419,14 +420,20 @@ func eachRec(u *userBuckets, need int, fn func(id uint64, value []byte, r *rec) 
 		b = u.tasks
 	}
 	c := b.Cursor()
-	var r rec // one for the scan: fn takes its address, so it is on the heap
+	var values *byID // the task values of an indexed user, for a description
+	var r rec        // one for the scan: fn takes its address, so it is on the heap
 	for k, v := c.First(); k != nil; k, v = c.Next() {
 		r = rec{}
 		var err error
 		switch {
 		case u.rec != nil:
-			r, err = decodeRec(v)
-		case need == needText:
+			if r, err = decodeRec(v); err == nil && r.descInTask && need == needText {
+				if values == nil {
+					values = newByID(u.tasks)
+				}
+				r.fdesc, err = taskDescription(values.get(keyID(k)))
+			}
+		case need >= needTags:
 			r, err = textRec(v)
 		default:
 			var h header
@@ -459,8 +466,10 @@ func scanList(u *userBuckets, q *store.ListQuery) ([]uint64, [][]byte, int, erro
 	search := []byte(q.Search)
 	need := needHeader
 	switch {
-	case len(search) > 0 || len(q.Tags) > 0:
+	case len(search) > 0:
 		need = needText
+	case len(q.Tags) > 0:
+		need = needTags
 	case q.Sort == store.SortTitle:
 		need = needTitle
 	}
@@ -597,7 +606,7 @@ func sortPage(u *userBuckets, q *store.ListQuery, ids []uint64) ([]uint64, error
 // lowest id, ordered by folded name.
 func scanTags(u *userBuckets) ([]store.TagCount, error) {
 	byFold := map[string]*store.TagCount{}
-	err := eachRec(u, needText, func(_ uint64, _ []byte, r *rec) error {
+	err := eachRec(u, needTags, func(_ uint64, _ []byte, r *rec) error {
 		for b := r.tags; len(b) > 0; {
 			spelling, folded, rest, _ := nextTag(b)
 			if tc, ok := byFold[string(folded)]; ok {
@@ -617,6 +626,36 @@ func scanTags(u *userBuckets) ([]store.TagCount, error) {
 		out = append(out, *byFold[f])
 	}
 	return out, nil
+}
+
+// taskDescription is the description of a stored task (empty when it has
+// none), for a search of a rec that does not hold it. An ASCII description
+// without escapes, the common case, is returned as the value's own bytes.
+func taskDescription(v []byte) ([]byte, error) {
+	if v == nil {
+		return nil, fmt.Errorf("rec of a task that is not there: %w", errCorrupt)
+	}
+	h, err := decodeHeader(v)
+	if err != nil {
+		return nil, err
+	}
+	p := jsonCursor{b: h.json}
+	if !p.skipTo(`,"description":`) {
+		return nil, fmt.Errorf("no description in a task value: %w", errCorrupt)
+	}
+	if p.expect("null") {
+		return nil, nil
+	}
+	if len(p.b) > 0 && p.b[0] == '"' {
+		if end := bytes.IndexByte(p.b[1:], '"'); end >= 0 && bytes.IndexByte(p.b[1:1+end], '\\') < 0 {
+			return p.b[1 : 1+end], nil
+		}
+	}
+	desc, ok := p.str()
+	if !ok {
+		return nil, fmt.Errorf("description of a task value: %w", errCorrupt)
+	}
+	return []byte(desc), nil
 }
 
 // textRec is the rec of a task value, read from its header and, for the
