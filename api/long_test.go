@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"taskbolt/api"
+	"taskbolt/store"
 	"taskbolt/store/bolt"
 	"taskbolt/store/dump"
 )
@@ -61,11 +63,21 @@ func TestLongResponsesOutlastTimeouts(t *testing.T) {
 	)
 	cfg := api.Config{AdminToken: adminTok, WriteTimeout: time.Second, StallTimeout: stallTimeout}
 	e := newBoltEnv(t, cfg) // a file backup is bolt's
-	fill(t, e.store, 36)
+	// A file of more than 100 MB, however compact the store's format gets.
+	exported := 0 // alice's tasks in the export
+	for size := int64(0); size < 105<<20; {
+		fill(t, e.store, 12)
+		exported += 12000
+		var err error
+		if size, err = e.store.(store.Sizer).Size(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
 	x := e // the export: on the store TASKBOLT_TEST_STORE names
 	if os.Getenv("TASKBOLT_TEST_STORE") == "postgres" {
 		x = newEnv(t, cfg)
 		fill(t, x.store, 36)
+		exported = 36000
 	}
 
 	backupURL, exportURL := e.listen()+"/admin/backup", x.listen()+"/admin/export?user=alice" // before the goroutines: listen starts the server once
@@ -106,8 +118,8 @@ func TestLongResponsesOutlastTimeouts(t *testing.T) {
 			t.Errorf("export: the slow read took %v, not past 3 × the %v stall timeout", took, stallTimeout)
 		}
 		var d dump.Document
-		if err := json.Unmarshal([]byte(doc.String()), &d); err != nil || len(d.Users) != 1 || len(d.Users[0].Tasks) != 36000 {
-			t.Errorf("export: %d bytes did not parse as alice's 36000 tasks: %v", n, err)
+		if err := json.Unmarshal([]byte(doc.String()), &d); err != nil || len(d.Users) != 1 || len(d.Users[0].Tasks) != exported {
+			t.Errorf("export: %d bytes did not parse as alice's %d tasks: %v", n, exported, err)
 		}
 		wantStreamLog(t, x, "/admin/export", n)
 		t.Logf("export: %d MB, read at 1 MB/s for %v with a %v stall timeout", n>>20, took, stallTimeout)
