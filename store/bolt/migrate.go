@@ -47,16 +47,7 @@ func (s *Store) migrate(version int) error {
 // migrateTo2 rewrites every task in the format-2 value (priority none, no
 // tags, no dates) and builds each user's indexes and counts.
 func migrateTo2(tx *bbolt.Tx, indexAfter int) (users, tasks int, err error) {
-	all := tx.Bucket(usersBucket)
-	var names [][]byte
-	if err := all.ForEachBucket(func(name []byte) error {
-		names = append(names, append([]byte{}, name...))
-		return nil
-	}); err != nil {
-		return 0, 0, err
-	}
-	for _, name := range names {
-		user := all.Bucket(name)
+	err = eachUser(tx, func(name []byte, user *bbolt.Bucket) error {
 		var list []store.Task
 		if b := user.Bucket(tasksBucket); b != nil {
 			if err := b.ForEach(func(_, v []byte) error {
@@ -67,20 +58,20 @@ func migrateTo2(tx *bbolt.Tx, indexAfter int) (users, tasks int, err error) {
 				list = append(list, t)
 				return err
 			}); err != nil {
-				return 0, 0, fmt.Errorf("user %q: %w", name, err)
+				return fmt.Errorf("user %q: %w", name, err)
 			}
 		}
 		u, err := userBucketsOf(user, indexAfter)
 		if err != nil {
-			return 0, 0, err
+			return err
 		}
 		for i := range list {
 			if err := u.tasks.Put(idKey(list[i].ID), encodeTask(&list[i])); err != nil {
-				return 0, 0, err
+				return err
 			}
 		}
 		if err := u.addTasks(len(list)); err != nil {
-			return 0, 0, err
+			return err
 		}
 		if len(list) > indexAfter {
 			all := make([]*store.Task, len(list))
@@ -88,50 +79,63 @@ func migrateTo2(tx *bbolt.Tx, indexAfter int) (users, tasks int, err error) {
 				all[i] = &list[i]
 			}
 			if err := createIndex(u); err != nil {
-				return 0, 0, err
+				return err
 			}
 			if err := indexAll(u, all); err != nil {
-				return 0, 0, err
+				return err
 			}
 		}
 		users++
 		tasks += len(list)
-	}
-	return users, tasks, nil
+		return nil
+	})
+	return users, tasks, err
 }
 
-// migrateTo5 rebuilds every indexed user's indexes, whose sort buckets
-// schema 5 keeps packed (packed.go): one bbolt entry per index entry before.
-// The counts and rec entries come out as they were; rebuilding them from
-// the tasks too keeps one way to build an index.
+// migrateTo5 rebuilds every indexed user's indexes: schema 5 keeps the sort
+// buckets packed (packed.go; one bbolt entry per index entry before), and
+// rec entries without a folded copy of ASCII text (index.go). The counts
+// come out as they were; rebuilding them from the tasks too keeps one way
+// to build an index.
 func migrateTo5(tx *bbolt.Tx, indexAfter int) (users, tasks int, err error) {
+	err = eachUser(tx, func(name []byte, user *bbolt.Bucket) error {
+		users++
+		tasks += (&userBuckets{user: user}).taskCount()
+		if user.Bucket(idxBucket) == nil {
+			return nil
+		}
+		for _, b := range [][]byte{idxBucket, recBucket, countsBucket} {
+			if err := user.DeleteBucket(b); err != nil {
+				return fmt.Errorf("user %q: %w", name, err)
+			}
+		}
+		u, err := userBucketsOf(user, indexAfter)
+		if err != nil {
+			return err
+		}
+		if err := buildIndex(u); err != nil {
+			return fmt.Errorf("user %q: %w", name, err)
+		}
+		return nil
+	})
+	return users, tasks, err
+}
+
+// eachUser calls fn with every user's bucket. It lists the users first, so
+// that fn may change buckets (a migration).
+func eachUser(tx *bbolt.Tx, fn func(name []byte, user *bbolt.Bucket) error) error {
 	all := tx.Bucket(usersBucket)
 	var names [][]byte
 	if err := all.ForEachBucket(func(name []byte) error {
 		names = append(names, append([]byte{}, name...))
 		return nil
 	}); err != nil {
-		return 0, 0, err
+		return err
 	}
 	for _, name := range names {
-		user := all.Bucket(name)
-		users++
-		tasks += (&userBuckets{user: user}).taskCount()
-		if user.Bucket(idxBucket) == nil {
-			continue
-		}
-		for _, b := range [][]byte{idxBucket, recBucket, countsBucket} {
-			if err := user.DeleteBucket(b); err != nil {
-				return 0, 0, fmt.Errorf("user %q: %w", name, err)
-			}
-		}
-		u, err := userBucketsOf(user, indexAfter)
-		if err != nil {
-			return 0, 0, err
-		}
-		if err := buildIndex(u); err != nil {
-			return 0, 0, fmt.Errorf("user %q: %w", name, err)
+		if err := fn(name, all.Bucket(name)); err != nil {
+			return err
 		}
 	}
-	return users, tasks, nil
+	return nil
 }
