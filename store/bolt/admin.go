@@ -79,6 +79,7 @@ func (s *Store) Load(ctx context.Context, owner string, lastID uint64, tasks []s
 			return err
 		}
 		defer func() { changeSeq = u.seq }()
+		u.tasks.FillPercent = bulkFill // a load puts most tasks in id order, after the last
 		seq := max(u.user.Sequence(), lastID)
 		for _, t := range tasks {
 			seq = max(seq, t.ID)
