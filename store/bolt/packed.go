@@ -166,7 +166,10 @@ func (p packed) Put(k, v []byte) error {
 	if bk == nil {
 		return p.b.Put(k, encodeBlock([]entry{{slices.Clone(k), slices.Clone(v)}}))
 	}
-	es, _, err := decodeBlock(bk, bv, nil, nil)
+	buf := blockBufs.Get().(*blockBuf)
+	defer buf.put()
+	es, arena, err := decodeBlock(bk, bv, buf.es[:0], buf.arena[:0])
+	buf.es, buf.arena = es, arena
 	if err != nil {
 		return err
 	}
@@ -178,6 +181,7 @@ func (p packed) Put(k, v []byte) error {
 		es[i].v = slices.Clone(v)
 	} else {
 		es = slices.Insert(es, i, entry{slices.Clone(k), slices.Clone(v)})
+		buf.es = es
 	}
 	return p.replace(slices.Clone(bk), es)
 }
@@ -189,7 +193,10 @@ func (p packed) Delete(k []byte) error {
 	if bk == nil {
 		return nil
 	}
-	es, arena, err := decodeBlock(bk, bv, nil, nil)
+	buf := blockBufs.Get().(*blockBuf)
+	defer buf.put()
+	es, arena, err := decodeBlock(bk, bv, buf.es[:0], buf.arena[:0])
+	buf.es, buf.arena = es, arena
 	if err != nil {
 		return err
 	}
@@ -203,9 +210,10 @@ func (p packed) Delete(k []byte) error {
 		// Take in the next block, so that deletes do not leave a trail of
 		// near-empty blocks.
 		if nk, nv := c.Next(); nk != nil {
-			if es, _, err = decodeBlock(nk, nv, es, arena); err != nil {
+			if es, buf.arena, err = decodeBlock(nk, nv, es, arena); err != nil {
 				return err
 			}
+			buf.es = es
 			if err := p.b.Delete(slices.Clone(nk)); err != nil {
 				return err
 			}
@@ -313,15 +321,21 @@ var blockBufs = sync.Pool{New: func() any {
 	return &blockBuf{es: make([]entry, 0, maxBlock/8), arena: make([]byte, 0, 4*maxBlock)}
 }}
 
+// put gives the room back to the pool, keeping what it grew to.
+func (b *blockBuf) put() {
+	b.es, b.arena = b.es[:0], b.arena[:0]
+	clear(b.es[:cap(b.es)]) // drop references into the database
+	blockBufs.Put(b)
+}
+
 // release gives the cursor's room back to the pool; what the cursor
 // returned is no longer valid, and the cursor is not used again.
 func (pc *packedCursor) release() {
 	if pc.blockBuf == nil {
 		return
 	}
-	pc.blockBuf.es, pc.blockBuf.arena = pc.es[:0], pc.arena[:0]
-	clear(pc.blockBuf.es[:cap(pc.blockBuf.es)]) // drop references into the database
-	blockBufs.Put(pc.blockBuf)
+	pc.blockBuf.es, pc.blockBuf.arena = pc.es, pc.arena
+	pc.blockBuf.put()
 	pc.blockBuf, pc.es, pc.arena = nil, nil, nil
 }
 
