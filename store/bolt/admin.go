@@ -48,11 +48,11 @@ func (s *Store) Dump(ctx context.Context, fn func(owner string, lastID uint64, t
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			u := tx.Bucket(usersBucket).Bucket(name)
+			u, owner := tx.Bucket(usersBucket).Bucket(name), string(name)
 			var tasks []store.Task
 			if b := u.Bucket(tasksBucket); b != nil {
-				err := b.ForEach(func(_, v []byte) error {
-					t, err := decodeTask(v)
+				err := b.ForEach(func(k, v []byte) error {
+					t, err := decodeTask(owner, keyID(k), v)
 					tasks = append(tasks, t)
 					return err
 				})
@@ -60,7 +60,7 @@ func (s *Store) Dump(ctx context.Context, fn func(owner string, lastID uint64, t
 					return fmt.Errorf("user %q: %w", name, err)
 				}
 			}
-			return fn(string(name), u.Sequence(), tasks)
+			return fn(owner, u.Sequence(), tasks)
 		})
 	}))
 }
@@ -120,7 +120,7 @@ func (s *Store) Load(ctx context.Context, owner string, lastID uint64, tasks []s
 				if bytes.Equal(v, value) {
 					continue // loaded before: importing twice changes nothing, and costs little
 				}
-				prev, err := decodeTask(v)
+				prev, err := decodeTask(owner, t.ID, v)
 				if err != nil {
 					return err
 				}
@@ -151,7 +151,7 @@ func (s *Store) Load(ctx context.Context, owner string, lastID uint64, tasks []s
 				return err
 			}
 		case u.taskCount() > u.indexAfter:
-			if err := buildIndex(u); err != nil {
+			if err := buildIndex(u, owner); err != nil {
 				return err
 			}
 		}

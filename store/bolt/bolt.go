@@ -2,10 +2,10 @@
 //
 // Layout:
 //
-//	meta/schema_version             = "5" (SchemaVersion)
+//	meta/schema_version             = "6" (SchemaVersion)
 //	users/<user_id>                 (its sequence is the user's next task id)
 //	users/<user_id>/n               = the user's task count
-//	users/<user_id>/tasks/<id>      = header + wire JSON (see codec.go)
+//	users/<user_id>/tasks/<id>      = the task in a small binary record (codec.go)
 //	users/<user_id>/idx, rec, counts  the indexes of a user past IndexAfter tasks (index.go)
 //	users/<user_id>/logtail, log/<seq>  the user's change log (changes.go)
 //	reminders/<remind_at><owner>\0<id>  reminders still to fire (reminders.go)
@@ -39,7 +39,7 @@ import (
 // SchemaVersion is the layout version written to meta/schema_version. Open
 // migrates an older file in place and refuses a newer one rather than
 // misread it.
-const SchemaVersion = 5
+const SchemaVersion = 6
 
 var (
 	metaBucket    = []byte("meta")
@@ -314,7 +314,7 @@ func (s *Store) Get(ctx context.Context, owner string, id uint64) (store.Task, e
 			return store.ErrNotFound
 		}
 		var err error
-		t, err = decodeTask(v)
+		t, err = decodeTask(owner, id, v)
 		return err
 	})
 	return t, classify(err)
@@ -336,7 +336,7 @@ func (s *Store) Update(ctx context.Context, owner string, id uint64, p store.Pat
 		if verdict, err = idemCheck(u.user.Tx(), owner, p.Idem, now); err != nil || verdict.stop() {
 			return err
 		}
-		old, err := decodeTask(v)
+		old, err := decodeTask(owner, id, v)
 		if err != nil {
 			return err
 		}
@@ -414,7 +414,7 @@ func (s *Store) DeleteIf(ctx context.Context, owner string, id uint64, version i
 	}
 	stale := false
 	err := s.writeTask(owner, id, func(u *userBuckets, v []byte) error {
-		old, err := decodeTask(v)
+		old, err := decodeTask(owner, id, v)
 		if err != nil {
 			return err
 		}
@@ -431,7 +431,7 @@ func (s *Store) DeleteIf(ctx context.Context, owner string, id uint64, version i
 
 // selectPage runs inside a read transaction: it picks the page's ids with
 // the plan q calls for (query.go) and calls emit with each stored value.
-func selectPage(tx *bbolt.Tx, owner string, q store.ListQuery, emit func(v []byte) error) (total int, seq uint64, err error) {
+func selectPage(tx *bbolt.Tx, owner string, q store.ListQuery, emit func(id uint64, v []byte) error) (total int, seq uint64, err error) {
 	u, err := readUser(tx, owner)
 	if u == nil || err != nil {
 		return 0, 0, err
@@ -462,7 +462,7 @@ func selectPage(tx *bbolt.Tx, owner string, q store.ListQuery, emit func(v []byt
 		if v == nil {
 			return 0, 0, fmt.Errorf("list of %q: index names task %d, which is not there: %w", owner, id, errCorrupt)
 		}
-		if err := emit(v); err != nil {
+		if err := emit(id, v); err != nil {
 			return 0, 0, err
 		}
 	}
@@ -479,8 +479,8 @@ func (s *Store) List(ctx context.Context, owner string, q store.ListQuery) ([]st
 	err := s.db.View(func(tx *bbolt.Tx) error {
 		out = out[:0]
 		var err error
-		total, _, err = selectPage(tx, owner, q, func(v []byte) error {
-			t, err := decodeTask(v)
+		total, _, err = selectPage(tx, owner, q, func(id uint64, v []byte) error {
+			t, err := decodeTask(owner, id, v)
 			if err != nil {
 				return err
 			}
@@ -495,8 +495,8 @@ func (s *Store) List(ctx context.Context, owner string, q store.ListQuery) ([]st
 	return out, total, nil
 }
 
-// ListJSON appends one page as a JSON array to dst, copying each task's stored
-// JSON without decoding it.
+// ListJSON appends one page as a JSON array to dst, encoding each task
+// straight from its stored value.
 func (s *Store) ListJSON(ctx context.Context, owner string, q store.ListQuery, dst []byte) ([]byte, int, uint64, error) {
 	if err := checkOwner(ctx, owner); err != nil {
 		return dst, 0, 0, err
@@ -508,13 +508,16 @@ func (s *Store) ListJSON(ctx context.Context, owner string, q store.ListQuery, d
 	)
 	err := s.db.View(func(tx *bbolt.Tx) error {
 		dst = append(dst[:start], '[')
-		var err error
-		total, seq, err = selectPage(tx, owner, q, func(v []byte) error {
+		var (
+			err  error
+			view taskView
+		)
+		total, seq, err = selectPage(tx, owner, q, func(id uint64, v []byte) error {
 			if len(dst) > start+1 {
 				dst = append(dst, ',')
 			}
-			dst = append(dst, v[headerLen:]...) // copies out of the mmap
-			return nil
+			dst, err = appendValueJSON(dst, &view, owner, id, v)
+			return err
 		})
 		dst = append(dst, ']')
 		return err

@@ -130,10 +130,10 @@ func flushLogTail(u *userBuckets, tail logTail, now time.Time) error {
 	return nil
 }
 
-// logTask logs a task's creation or change, with its JSON as the data: the
-// JSON its stored value (encodeTask) already holds, not encoded again.
-func logTask(u *userBuckets, kind store.ChangeKind, id uint64, value []byte) error {
-	return logChange(u, kind, id, value[headerLen:])
+// logTask logs a task's creation or change, with its JSON as the data.
+func logTask(u *userBuckets, kind store.ChangeKind, t *store.Task) error {
+	var room [512]byte // most tasks' JSON fits, and logChange copies it
+	return logChange(u, kind, t.ID, t.AppendJSON(room[:0]))
 }
 
 // decodeChange makes a store.Change of a log entry, copying its data out of

@@ -31,7 +31,7 @@ func (s *Store) Check(ctx context.Context) error {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			if err := checkUser(users.Bucket(name), s.indexAfter); err != nil {
+			if err := checkUser(string(name), users.Bucket(name), s.indexAfter); err != nil {
 				return fmt.Errorf("user %q: %w", name, err)
 			}
 			return nil
@@ -39,7 +39,7 @@ func (s *Store) Check(ctx context.Context) error {
 	})
 }
 
-func checkUser(user *bbolt.Bucket, indexAfter int) error {
+func checkUser(owner string, user *bbolt.Bucket, indexAfter int) error {
 	u, err := userBucketsOf(user, indexAfter)
 	if err != nil {
 		return err
@@ -56,12 +56,12 @@ func checkUser(user *bbolt.Bucket, indexAfter int) error {
 	var maxID uint64
 	n := 0
 	err = u.tasks.ForEach(func(k, v []byte) error {
-		t, err := decodeTask(v)
+		if len(k) != 8 {
+			return fmt.Errorf("task key %x is not 8 bytes", k)
+		}
+		t, err := decodeTask(owner, keyID(k), v)
 		if err != nil {
 			return fmt.Errorf("task %d: %w", keyID(k), err)
-		}
-		if t.ID != keyID(k) {
-			return fmt.Errorf("task under key %d says id %d", keyID(k), t.ID)
 		}
 		maxID = max(maxID, t.ID)
 		n++

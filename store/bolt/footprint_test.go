@@ -13,7 +13,7 @@ import (
 // maxBytesPerTask is what a short task of an indexed user may cost on disk
 // (DESIGN-NOTES §8: bytes on disk are a feature). Lower it when the format
 // gets smaller; it must never have to be raised quietly.
-const maxBytesPerTask = 600
+const maxBytesPerTask = 320
 
 // TestBytesPerTask imports 20,000 short tasks of one user (the footprint
 // corpus of issue #18: "task number 000123 buy milk", every priority, 0–2

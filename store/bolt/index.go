@@ -185,13 +185,13 @@ func readUser(tx *bbolt.Tx, owner string) (*userBuckets, error) {
 
 // buildIndex creates the user's rec entries, indexes and counts from its
 // tasks.
-func buildIndex(u *userBuckets) error {
+func buildIndex(u *userBuckets, owner string) error {
 	if err := createIndex(u); err != nil {
 		return err
 	}
 	var all []*store.Task
-	err := u.tasks.ForEach(func(_, v []byte) error {
-		t, err := decodeTask(v)
+	err := u.tasks.ForEach(func(k, v []byte) error {
+		t, err := decodeTask(owner, keyID(k), v)
 		all = append(all, &t)
 		return err
 	})
@@ -239,7 +239,7 @@ func putTask(u *userBuckets, old, t *store.Task) error {
 	if old == nil {
 		kind = store.ChangeCreated
 	}
-	if err := logTask(u, kind, t.ID, value); err != nil {
+	if err := logTask(u, kind, t); err != nil {
 		return err
 	}
 	if err := keepReminder(u.user.Tx(), t.UserID, old, t); err != nil {
@@ -259,7 +259,7 @@ func putTask(u *userBuckets, old, t *store.Task) error {
 		}
 		return index(u, t)
 	case u.taskCount() > u.indexAfter:
-		return buildIndex(u)
+		return buildIndex(u, t.UserID)
 	}
 	return nil
 }

@@ -18,6 +18,7 @@ var migrations = []func(tx *bbolt.Tx, indexAfter int) (users, tasks int, err err
 	migrateTo3,
 	migrateTo4,
 	migrateTo5,
+	migrateTo6,
 }
 
 // migrate runs every migration from version up, in one transaction.
@@ -50,8 +51,8 @@ func migrateTo2(tx *bbolt.Tx, indexAfter int) (users, tasks int, err error) {
 	err = eachUser(tx, func(name []byte, user *bbolt.Bucket) error {
 		var list []store.Task
 		if b := user.Bucket(tasksBucket); b != nil {
-			if err := b.ForEach(func(_, v []byte) error {
-				t, err := decodeTask(v)
+			if err := b.ForEach(func(k, v []byte) error {
+				t, err := decodeTask(string(name), keyID(k), v)
 				if t.Tags == nil {
 					t.Tags = []string{}
 				}
@@ -113,8 +114,46 @@ func migrateTo5(tx *bbolt.Tx, indexAfter int) (users, tasks int, err error) {
 		if err != nil {
 			return err
 		}
-		if err := buildIndex(u); err != nil {
+		if err := buildIndex(u, string(name)); err != nil {
 			return fmt.Errorf("user %q: %w", name, err)
+		}
+		return nil
+	})
+	return users, tasks, err
+}
+
+// migrateTo6 rewrites every task value in format 3, which keeps the task's
+// fields in a binary record rather than its wire JSON (codec.go). Indexes,
+// counts and reminders do not change.
+func migrateTo6(tx *bbolt.Tx, _ int) (users, tasks int, err error) {
+	err = eachUser(tx, func(name []byte, user *bbolt.Bucket) error {
+		users++
+		b := user.Bucket(tasksBucket)
+		if b == nil {
+			return nil
+		}
+		owner := string(name)
+		var keys, values [][]byte // bbolt leaves a bucket changed under a cursor undefined
+		err := b.ForEach(func(k, v []byte) error {
+			tasks++
+			if len(v) > 0 && v[0] == valueFormat {
+				return nil
+			}
+			t, err := decodeTask(owner, keyID(k), v)
+			if err != nil {
+				return fmt.Errorf("task %d: %w", keyID(k), err)
+			}
+			keys, values = append(keys, idKey(t.ID)), append(values, encodeTask(&t))
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("user %q: %w", name, err)
+		}
+		b.FillPercent = bulkFill // rewritten in key order
+		for i := range keys {
+			if err := b.Put(keys[i], values[i]); err != nil {
+				return err
+			}
 		}
 		return nil
 	})

@@ -628,9 +628,8 @@ func scanTags(u *userBuckets) ([]store.TagCount, error) {
 	return out, nil
 }
 
-// taskDescription is the description of a stored task (empty when it has
-// none), for a search of a rec that does not hold it. An ASCII description
-// without escapes, the common case, is returned as the value's own bytes.
+// taskDescription is the description of a stored task (nil when it has
+// none), for a search of a rec that does not hold it: the value's own bytes.
 func taskDescription(v []byte) ([]byte, error) {
 	if v == nil {
 		return nil, fmt.Errorf("rec of a task that is not there: %w", errCorrupt)
@@ -639,23 +638,15 @@ func taskDescription(v []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := jsonCursor{b: h.json}
-	if !p.skipTo(`,"description":`) {
-		return nil, fmt.Errorf("no description in a task value: %w", errCorrupt)
-	}
-	if p.expect("null") {
-		return nil, nil
-	}
-	if len(p.b) > 0 && p.b[0] == '"' {
-		if end := bytes.IndexByte(p.b[1:], '"'); end >= 0 && bytes.IndexByte(p.b[1:1+end], '\\') < 0 {
-			return p.b[1 : 1+end], nil
+	if h.format != valueFormat { // not after Open's migrations
+		_, desc, _, err := textFields(h)
+		if desc == nil {
+			return nil, err
 		}
+		return []byte(*desc), err
 	}
-	desc, ok := p.str()
-	if !ok {
-		return nil, fmt.Errorf("description of a task value: %w", errCorrupt)
-	}
-	return []byte(desc), nil
+	x, err := readText(&h, nil)
+	return x.desc, err
 }
 
 // textRec is the rec of a task value, read from its header and, for the
@@ -665,7 +656,7 @@ func textRec(v []byte) (rec, error) {
 	if err != nil {
 		return rec{}, err
 	}
-	title, desc, tags, err := textFields(h.json)
+	title, desc, tags, err := textFields(h)
 	if err != nil {
 		return rec{}, err
 	}

@@ -99,14 +99,14 @@ func (s *Store) FireReminders(ctx context.Context, now time.Time, limit int) (in
 			if v == nil {
 				continue
 			}
-			t, err := decodeTask(v)
+			t, err := decodeTask(owner, id, v)
 			if err != nil {
 				return err
 			}
 			if !pendingReminder(&t) || int64(binary.BigEndian.Uint64(k[:8])) != t.RemindAt.UnixMicro() {
 				continue // a stale entry: the task changed since
 			}
-			if err := logTask(u, store.ChangeReminder, t.ID, v); err != nil {
+			if err := logTask(u, store.ChangeReminder, &t); err != nil {
 				return err
 			}
 			fired[owner] = u.seq
@@ -140,13 +140,14 @@ func migrateTo3(tx *bbolt.Tx, _ int) (users, tasks int, err error) {
 		if b == nil {
 			return nil
 		}
-		return b.ForEach(func(_, v []byte) error {
-			t, err := decodeTask(v)
+		owner := string(name)
+		return b.ForEach(func(k, v []byte) error {
+			t, err := decodeTask(owner, keyID(k), v)
 			if err != nil {
 				return err
 			}
 			tasks++
-			return importReminder(tx, string(name), nil, &t)
+			return importReminder(tx, owner, nil, &t)
 		})
 	})
 	return users, tasks, err
