@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"testing"
@@ -64,10 +65,14 @@ func TestExportImport(t *testing.T) {
 	file := filepath.Join(dir, "export.json")
 	os.WriteFile(file, []byte(out), 0o600)
 	dst := filepath.Join(dir, "dst.db")
+	limit := debug.SetMemoryLimit(-1)
 	for range 2 { // idempotent
 		if _, errOut, err := runCmd(t, baseEnv(t, dst), "import", file); err != nil {
 			t.Fatalf("import: %v %s", err, errOut)
 		}
+	}
+	if after := debug.SetMemoryLimit(-1); after != limit {
+		t.Errorf("the import left the process's memory limit at %d, not %d", after, limit)
 	}
 	s2 := start(t, baseEnv(t, dst))
 	if _, body := call(t, "GET", s2.url+"/api/alice/tasks?sort=id", mint(t, "alice"), ""); body != aliceWant {

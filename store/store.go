@@ -190,7 +190,8 @@ type Dumper interface {
 // Loader puts tasks back as they were, ids and timestamps included; a task
 // with the same id is replaced, so loading twice changes nothing. A task
 // with ID 0 gets the next id. The owner's next id is never lowered, and ends
-// above lastID and every loaded id.
+// above lastID and every loaded id. Load returns the tasks as stored; it may
+// fill them in (ids, owner, times) in the slice it is given.
 type Loader interface {
 	Load(ctx context.Context, owner string, lastID uint64, tasks []Task) ([]Task, error)
 }

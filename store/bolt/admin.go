@@ -71,7 +71,7 @@ func (s *Store) Load(ctx context.Context, owner string, lastID uint64, tasks []s
 	if err := checkOwner(ctx, owner); err != nil {
 		return nil, err
 	}
-	out := make([]store.Task, len(tasks))
+	out := tasks // filled in place: a copy of 100,000 tasks held 17 MB more through the load
 	var changeSeq uint64
 	err := s.db.Update(func(tx *bbolt.Tx) error {
 		u, err := openUser(tx, owner, s.indexAfter)
@@ -93,8 +93,10 @@ func (s *Store) Load(ctx context.Context, owner string, lastID uint64, tasks []s
 				last[t.ID] = i
 			}
 		}
+		superseded := map[int]int{} // listed again at the value's index
 		for i, t := range tasks {
 			if t.ID != 0 && last[t.ID] != i {
+				superseded[i] = last[t.ID]
 				continue
 			}
 			if t.ID == 0 {
@@ -150,15 +152,22 @@ func (s *Store) Load(ctx context.Context, owner string, lastID uint64, tasks []s
 			if err := indexAll(u, fresh); err != nil {
 				return err
 			}
+		case u.taskCount() > u.indexAfter && u.taskCount() == len(fresh):
+			// Every task of the user is in fresh (a move-in): index them
+			// as they are, not decoded again from the bucket.
+			if err := createIndex(u); err != nil {
+				return err
+			}
+			if err := indexAll(u, fresh); err != nil {
+				return err
+			}
 		case u.taskCount() > u.indexAfter:
 			if err := buildIndex(u, owner); err != nil {
 				return err
 			}
 		}
-		for i, t := range tasks {
-			if t.ID != 0 && last[t.ID] != i {
-				out[i] = out[last[t.ID]]
-			}
+		for i, j := range superseded {
+			out[i] = out[j]
 		}
 		// One reset for the whole load, not a change per task: a bulk load
 		// is a refetch for the user's streams, and must not fill the log.

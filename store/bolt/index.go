@@ -308,15 +308,13 @@ func index(u *userBuckets, t *store.Task) error {
 // node moves everything after it: a hundred thousand tasks indexed one by
 // one take minutes, in key order a second (imports, migrations).
 func indexAll(u *userBuckets, tasks []*store.Task) error {
-	bySort := map[store.SortKey][]entry{}
 	recs := make([]entry, 0, len(tasks))
 	counts := map[string]int64{}
 	names := map[string]string{}
+	perSort := 0 // entries in each sort bucket
 	for _, t := range tasks {
+		perSort += 1 + len(t.Tags)
 		recs = append(recs, entry{idKey(t.ID), encodeRec(t)})
-		for _, e := range indexEntries(t) {
-			bySort[e.sort] = append(bySort[e.sort], entry{e.key, e.value})
-		}
 		for _, c := range countKeys(t) {
 			counts[string(c.key)]++
 			if _, ok := names[string(c.key)]; !ok {
@@ -332,7 +330,14 @@ func indexAll(u *userBuckets, tasks []*store.Task) error {
 			return err
 		}
 	}
-	for k, entries := range bySort {
+	// One sort at a time: for 100,000 tasks each holds some 15 MB of entries
+	// until its bucket is written.
+	entries := make([]entry, 0, perSort)
+	for k := range sortBuckets {
+		entries = entries[:0]
+		for _, t := range tasks {
+			entries = sortEntries(entries, k, t)
+		}
 		slices.SortFunc(entries, byKey)
 		p := u.sortBucket(k)
 		p.b.FillPercent = bulkFill
@@ -383,24 +388,31 @@ type indexEntry struct {
 // indexEntries are every index key of t: per sort key, its base entry and
 // one entry per tag.
 func indexEntries(t *store.Task) []indexEntry {
-	var dueValue []byte
-	if t.DueDate != nil {
-		dueValue = binary.BigEndian.AppendUint64(nil, uint64(t.DueDate.UnixMicro()))
-	}
-	folded := make([][]byte, len(t.Tags))
-	for i, tag := range t.Tags {
-		folded[i] = tagPrefix(store.FoldTag(tag))
-	}
 	out := make([]indexEntry, 0, len(sortBuckets)*(1+len(t.Tags)))
+	var es []entry
 	for _, k := range store.SortKeys {
-		sk := store.SortKey(k)
-		part := sortPart(sk, t)
-		out = append(out, indexEntry{sk, append(basePrefix(statusByte(t.Completed), t.Priority), part...), dueValue})
-		for _, tp := range folded {
-			out = append(out, indexEntry{sk, append(append([]byte{}, tp...), part...), nil})
+		es = sortEntries(es[:0], store.SortKey(k), t)
+		for _, e := range es {
+			out = append(out, indexEntry{store.SortKey(k), e.k, e.v})
 		}
 	}
 	return out
+}
+
+// sortEntries appends t's entries in the bucket of sort sk to dst: one in
+// its base stream (with the due date as its value, for due_before and
+// overdue), one in each tag's.
+func sortEntries(dst []entry, sk store.SortKey, t *store.Task) []entry {
+	part := sortPart(sk, t)
+	var due []byte
+	if t.DueDate != nil {
+		due = binary.BigEndian.AppendUint64(nil, uint64(t.DueDate.UnixMicro()))
+	}
+	dst = append(dst, entry{append(basePrefix(statusByte(t.Completed), t.Priority), part...), due})
+	for _, tag := range t.Tags {
+		dst = append(dst, entry{append(tagPrefix(store.FoldTag(tag)), part...), nil})
+	}
+	return dst
 }
 
 func statusByte(completed bool) byte {

@@ -329,10 +329,14 @@ func (t Task) toStore() (store.Task, error) {
 }
 
 // Import loads a validated document, user by user, reporting the running
-// task count to progress. It returns the number of tasks loaded.
+// task count to progress. It returns the number of tasks loaded. It takes
+// each user's tasks out of doc as it converts them, so that a big user is
+// not held twice while it loads.
 func Import(ctx context.Context, l store.Loader, doc *Document, progress func(tasks int)) (int, error) {
 	n := 0
-	for _, u := range doc.Users {
+	for i := range doc.Users {
+		u := doc.Users[i]
+		doc.Users[i].Tasks = nil
 		loaded, err := u.Load(ctx, l)
 		n += loaded
 		if err != nil {
@@ -346,6 +350,8 @@ func Import(ctx context.Context, l store.Loader, doc *Document, progress func(ta
 }
 
 // Load loads one validated user's part and returns how many tasks it loaded.
+// It lets go of u's tasks once they are converted: of a part that only it
+// holds (Import's), the collector may take them while the store loads.
 func (u User) Load(ctx context.Context, l store.Loader) (int, error) {
 	tasks := make([]store.Task, len(u.Tasks))
 	for i, t := range u.Tasks {
@@ -354,6 +360,7 @@ func (u User) Load(ctx context.Context, l store.Loader) (int, error) {
 			return 0, err
 		}
 	}
+	u.Tasks = nil
 	if _, err := l.Load(ctx, u.UserID, u.LastID, tasks); err != nil {
 		return 0, fmt.Errorf("user %q: %w", u.UserID, err)
 	}
