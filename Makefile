@@ -84,7 +84,7 @@ bench: ## run the Go benchmarks
 load: ## seed 100 users x 20 tasks and load the real binary with wrk (installs wrk if missing)
 	testdata/load/load.sh
 
-perf-guard: ## fail when list, create or toggle costs the server more than 15% more CPU per request than the pinned baseline (testdata/load/perf-baseline)
+perf-guard: ## fail when list, create (many users or one) or toggle costs the server more than 15% more CPU per request than the pinned baseline (testdata/load/perf-baseline)
 	testdata/load/perf-guard.sh
 
 edge: build ## measure the binary's size, cold start to the first 200, and idle RSS

@@ -3,7 +3,8 @@
 # baseline commit (testdata/load/perf-baseline) and the working tree, serves
 # each on a fresh bbolt file of 100 users × 20 tasks in alternating rounds,
 # and measures the server's CPU time per request under wrk for list, create
-# and toggle. A VM's speed drifts and jitters (single measurements here spread
+# (across the 100 users), create1 (one user, who passes IndexAfter within the
+# first second, so the indexed write path is measured too) and toggle. A VM's speed drifts and jitters (single measurements here spread
 # ±25 %), so each round compares the two binaries measured back to back, and
 # the verdict is the median of those per-round ratios: it fails when the tree
 # costs more than LIMIT (15) percent more than the baseline for any scenario.
@@ -45,7 +46,7 @@ echo "perf-guard: the tree against $pin, $ROUNDS alternating rounds of $DURATION
 ratio() { paste -d' ' <(cut -d' ' -f1 "$work/baseline.$1") <(cut -d' ' -f1 "$work/tree.$1") | awk '{print $2 / $1}' | median; }
 over() { awk -v r="$(ratio "$1")" -v limit="$LIMIT" 'BEGIN {exit !(r > 1 + limit / 100)}'; }
 failed=0
-for s in list create toggle; do
+for s in list create create1 toggle; do
   rounds "$ROUNDS" "$s"
   if over "$s"; then
     echo "  $s: over the limit after $ROUNDS rounds; $ROUNDS more"
