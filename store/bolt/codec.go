@@ -80,23 +80,11 @@ func encodeTask(t *store.Task) []byte {
 		n += 1 + len(tag)
 	}
 	v := make([]byte, fixedLen, n)
-	v[0] = valueFormat
-	if t.Completed {
-		v[1] |= flagComplete
-	}
-	if t.Spawned {
-		v[1] |= flagSpawned
-	}
-	v[2] = byte(t.Priority)
-	v[3] = recurrenceCode(t.Recurrence)
-	binary.BigEndian.PutUint64(v[4:12], uint64(t.CreatedAt.UnixMicro()))
-	binary.BigEndian.PutUint64(v[12:20], uint64(t.UpdatedAt.UnixMicro()))
+	putFixed(v, valueFormat, t)
 	if t.DueDate != nil {
-		v[1] |= flagDue
 		v = binary.BigEndian.AppendUint64(v, uint64(t.DueDate.UnixMicro()))
 	}
 	if t.RemindAt != nil {
-		v[1] |= flagRemind
 		v = binary.BigEndian.AppendUint64(v, uint64(t.RemindAt.UnixMicro()))
 	}
 	v = appendText(v, t.Title)
@@ -109,6 +97,28 @@ func encodeTask(t *store.Task) []byte {
 		v = appendText(v, tag)
 	}
 	return v
+}
+
+// putFixed writes the first fixedLen bytes of a value, which formats 2 and 3
+// share.
+func putFixed(v []byte, format byte, t *store.Task) {
+	v[0], v[1] = format, 0
+	if t.Completed {
+		v[1] |= flagComplete
+	}
+	if t.Spawned {
+		v[1] |= flagSpawned
+	}
+	if t.DueDate != nil {
+		v[1] |= flagDue
+	}
+	if t.RemindAt != nil {
+		v[1] |= flagRemind
+	}
+	v[2] = byte(t.Priority)
+	v[3] = recurrenceCode(t.Recurrence)
+	binary.BigEndian.PutUint64(v[4:12], uint64(t.CreatedAt.UnixMicro()))
+	binary.BigEndian.PutUint64(v[12:20], uint64(t.UpdatedAt.UnixMicro()))
 }
 
 func appendText(v []byte, s string) []byte {

@@ -19,23 +19,11 @@ import (
 // and the task's wire JSON.
 func encodeTaskV2(t *store.Task) []byte {
 	v := make([]byte, v2HeaderLen)
-	v[0] = v2Format
-	if t.Completed {
-		v[1] |= flagComplete
-	}
-	if t.Spawned {
-		v[1] |= flagSpawned
-	}
-	v[2] = byte(t.Priority)
-	v[3] = recurrenceCode(t.Recurrence)
-	binary.BigEndian.PutUint64(v[4:12], uint64(t.CreatedAt.UnixMicro()))
-	binary.BigEndian.PutUint64(v[12:20], uint64(t.UpdatedAt.UnixMicro()))
+	putFixed(v, v2Format, t)
 	if t.DueDate != nil {
-		v[1] |= flagDue
 		binary.BigEndian.PutUint64(v[20:28], uint64(t.DueDate.UnixMicro()))
 	}
 	if t.RemindAt != nil {
-		v[1] |= flagRemind
 		binary.BigEndian.PutUint64(v[28:36], uint64(t.RemindAt.UnixMicro()))
 	}
 	return t.AppendJSON(v)
