@@ -45,6 +45,8 @@ type config struct {
 	AdminToken               string        `env:"ADMIN_TOKEN"`
 	Metrics                  bool          `env:"METRICS"`
 	MetricsAddr              string        `env:"METRICS_ADDR"`
+	MCP                      *bool         `env:"MCP"` // unset: on with --dev only
+	MCPResource              string        `env:"MCP_RESOURCE"`
 	BetterAuthURL            string        `env:"BETTER_AUTH_URL"`
 	JWKSURL                  string        `env:"BETTER_AUTH_JWKS_URL"`
 	SessionIntrospection     bool          `env:"AUTH_SESSION_INTROSPECTION"`
@@ -264,4 +266,16 @@ func localURL(cfg config) string {
 		host = "127.0.0.1"
 	}
 	return "http://" + net.JoinHostPort(host, strconv.Itoa(cfg.Port))
+}
+
+// authorizationServers are the issuers the MCP endpoint's metadata names
+// for clients to get tokens from: JWT_ISSUER, else Better Auth's URL.
+func (c config) authorizationServers() []string {
+	if c.JWTIssuer != "" {
+		return []string{c.JWTIssuer}
+	}
+	if c.BetterAuthURL != "" {
+		return []string{c.BetterAuthURL}
+	}
+	return nil
 }

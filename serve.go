@@ -87,6 +87,9 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 		BodyLimit: cfg.BodyLimit, CORSOrigins: cfg.CORSOrigins, AdminToken: cfg.AdminToken,
 		RateLimit: api.RateLimit{PerIP: cfg.RateLimitPerIP, PerUser: cfg.RateLimitPerUser, Window: cfg.RateLimitWindow},
 	}
+	if mcpOn := cfg.MCP; mcpOn != nil && *mcpOn || mcpOn == nil && *dev {
+		apiCfg.MCP = &api.MCPConfig{Resource: cfg.MCPResource, AuthorizationServers: cfg.authorizationServers()}
+	}
 	if m != nil {
 		apiCfg.Observer = m
 		if cfg.Metrics && cfg.MetricsAddr == "" {
@@ -107,7 +110,7 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 	}
 	baseURL := "http://" + displayAddr(ln.Addr())
 	log.Info("taskbolt started", "version", version, "url", baseURL, "database", cfg.describeDatabase(),
-		"cors_origins", strings.Join(cfg.CORSOrigins, ","), "admin", cfg.AdminToken != "")
+		"cors_origins", strings.Join(cfg.CORSOrigins, ","), "admin", cfg.AdminToken != "", "mcp", apiCfg.MCP != nil)
 	if *readyFile != "" {
 		if err := atomicfile.Write(*readyFile, func(w io.Writer) error { _, err := fmt.Fprintln(w, baseURL); return err }, nil); err != nil {
 			ln.Close()

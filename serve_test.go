@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"taskbolt/auth/hs256"
 )
 
 func TestRunRoundTripAndRestart(t *testing.T) {
@@ -263,4 +265,40 @@ func TestMetricsConfig(t *testing.T) {
 			t.Errorf("/metrics without METRICS: %d", code)
 		}
 	})
+}
+
+// TestMCPIsOnWithDevOrMCP: /mcp is served with MCP=true, or with --dev
+// unless MCP=false, and its metadata names Better Auth's issuer.
+func TestMCPIsOnWithDevOrMCP(t *testing.T) {
+	init := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"x","version":"1"}}}`
+	for _, c := range []struct {
+		name string
+		env  []string
+		args []string
+		on   bool
+	}{
+		{"default", nil, []string{"serve"}, false},
+		{"MCP=true", []string{"MCP=true", "JWT_ISSUER=https://auth.example.com"}, []string{"serve"}, true},
+		{"--dev", []string{"JWT_ISSUER=https://auth.example.com"}, []string{"serve", "--dev"}, true},
+		{"--dev MCP=false", []string{"MCP=false", "JWT_ISSUER=https://auth.example.com"}, []string{"serve", "--dev"}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := start(t, baseEnv(t, filepath.Join(t.TempDir(), "mcp.db"), c.env...), c.args...)
+			tok, err := hs256.Sign([]byte(testSecret), hs256.Claims("alice", time.Hour, "https://auth.example.com", "", time.Now()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			code, body := callWith(t, "POST", s.url+"/mcp", init, "Authorization", "Bearer "+tok, "Accept", "application/json, text/event-stream", "Content-Type", "application/json")
+			if on := code == 200; on != c.on {
+				t.Fatalf("POST /mcp: %d %s; want served %v", code, body, c.on)
+			}
+			if !c.on {
+				return
+			}
+			code, body = call(t, "GET", s.url+"/.well-known/oauth-protected-resource/mcp", "", "")
+			if code != 200 || !strings.Contains(body, `"authorization_servers":["https://auth.example.com"]`) || !strings.Contains(body, `"resource":"`+s.url+`/mcp"`) {
+				t.Errorf("metadata: %d %s", code, body)
+			}
+		})
+	}
 }

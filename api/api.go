@@ -70,6 +70,18 @@ type Config struct {
 	Done <-chan struct{}
 	// MetricsHandler, when set, is served at GET /metrics.
 	MetricsHandler http.Handler
+	// MCP, when set, serves the task tools for agents at /mcp (mcp.go).
+	MCP *MCPConfig
+}
+
+// MCPConfig configures the MCP door.
+type MCPConfig struct {
+	// Resource is the MCP server's URL, as OAuth access tokens for it name it
+	// in aud. Empty: the request's own origin + "/mcp".
+	Resource string
+	// AuthorizationServers are the issuers a client gets tokens from
+	// (Better Auth's), named in the protected resource metadata.
+	AuthorizationServers []string
 }
 
 type app struct {
@@ -150,7 +162,7 @@ func New(cfg Config) *fiber.App {
 	// Authentication is attached per route, not to the group, so that an
 	// unknown path or a wrong method is a 404/405 whether or not a token was
 	// sent, as in FastAPI, where routing comes before dependencies.
-	chain := guard(cfg)
+	chain := guard(cfg, "user_id")
 	with := func(h fiber.Handler) []fiber.Handler { return append(chain[:len(chain):len(chain)], h) }
 
 	tasks := f.Group("/api/:user_id/tasks")
@@ -164,6 +176,10 @@ func New(cfg Config) *fiber.App {
 	f.Get("/api/:user_id/tags", with(a.listTags)...)
 	f.Get("/api/:user_id/events", with(a.events)...)
 	a.adminRoutes(f)
+	if cfg.MCP != nil {
+		f.Post("/mcp", append(guard(cfg, ""), a.newMCP())...)
+		f.Get(mcpMetadataPath, a.mcpMetadata)
+	}
 	answerUnknownMethods(f)
 	f.Server().HeaderReceived = a.requestConfig
 	// Long responses run on hijacked connections, which fasthttp's shutdown

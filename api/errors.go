@@ -95,13 +95,13 @@ func (a *app) errorHandler(c *fiber.Ctx, err error) error {
 		}
 		return writeJSON(c, fiber.StatusUnprocessableEntity, map[string]any{"detail": problems})
 	case errors.Is(err, auth.ErrUnauthenticated):
-		c.Set(fiber.HeaderWWWAuthenticate, bearerChallenge)
+		c.Set(fiber.HeaderWWWAuthenticate, a.challenge(c, bearerChallenge))
 		return a.authFailure(c, err, errNotAuthenticated)
 	case errors.Is(err, auth.ErrTokenExpired):
-		c.Set(fiber.HeaderWWWAuthenticate, invalidTokenChallenge)
+		c.Set(fiber.HeaderWWWAuthenticate, a.challenge(c, invalidTokenChallenge))
 		return a.authFailure(c, err, errTokenExpired)
 	case errors.Is(err, auth.ErrInvalidToken):
-		c.Set(fiber.HeaderWWWAuthenticate, invalidTokenChallenge)
+		c.Set(fiber.HeaderWWWAuthenticate, a.challenge(c, invalidTokenChallenge))
 		return a.authFailure(c, err, errInvalidToken)
 	case errors.Is(err, auth.ErrCrossSite):
 		return a.authFailure(c, err, errCrossSite)

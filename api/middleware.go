@@ -110,6 +110,9 @@ type requestFacts struct{ method, route, requestID, userID string }
 // kept past the handler.
 func factsOf(c *fiber.Ctx) requestFacts {
 	f := requestFacts{method: methodLabel(c.Method()), route: c.Route().Path, requestID: requestID(c)}
+	if f.route == "/mcp" {
+		f.route = mcpRoute(c, f.route)
+	}
 	if p, ok := auth.FromContext(c); ok {
 		f.userID = p.UserID
 	}

@@ -40,14 +40,19 @@ func perUser(c *fiber.Ctx) string {
 	return p.UserID
 }
 
-// guard is the handler chain in front of every task route.
-func guard(cfg Config) []fiber.Handler {
+// guard is the handler chain in front of every task route: the caller must
+// be the owner its route parameter ownerParam names, or anyone signed in
+// when it is "" (/mcp, whose tools act for the caller alone).
+func guard(cfg Config, ownerParam string) []fiber.Handler {
 	var chain []fiber.Handler
 	if cfg.RateLimit.PerIP > 0 {
 		chain = append(chain, limit(cfg.RateLimit.PerIP, cfg.RateLimit.Window, perIP))
 	}
 	sources := append([]auth.Source{auth.FromHeader}, cfg.Sources...) // a bearer token wins
-	chain = append(chain, auth.New(auth.Config{Verifier: cfg.Verifier, Sources: sources, ValidUser: store.ValidUserID}), auth.RequireOwner("user_id"))
+	chain = append(chain, auth.New(auth.Config{Verifier: cfg.Verifier, Sources: sources, ValidUser: store.ValidUserID}))
+	if ownerParam != "" {
+		chain = append(chain, auth.RequireOwner(ownerParam))
+	}
 	if cfg.RateLimit.PerUser > 0 {
 		chain = append(chain, limit(cfg.RateLimit.PerUser, cfg.RateLimit.Window, perUser))
 	}
