@@ -269,13 +269,10 @@ func localURL(cfg config) string {
 }
 
 // authorizationServers are the issuers the MCP endpoint's metadata names
-// for clients to get tokens from: JWT_ISSUER, else Better Auth's URL.
+// for clients to get tokens from: Better Auth's OAuth provider.
 func (c config) authorizationServers() []string {
-	if c.JWTIssuer != "" {
-		return []string{c.JWTIssuer}
+	if c.JWTIssuer == "" && c.BetterAuthURL == "" {
+		return nil
 	}
-	if c.BetterAuthURL != "" {
-		return []string{c.BetterAuthURL}
-	}
-	return nil
+	return []string{c.oauthIssuer()}
 }

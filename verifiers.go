@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 
 	"taskbolt/api/metrics"
@@ -143,6 +144,19 @@ func (c config) jwksURL() string {
 	return betterAuthEndpoint(c.BetterAuthURL, "jwks")
 }
 
+// oauthName names the verifier of OAuth access tokens in logs and metrics.
+const oauthName = "oauth"
+
+// oauthIssuer is the iss of the access tokens Better Auth's OAuth provider
+// signs: the jwt plugin's issuer when JWT_ISSUER names it, else Better
+// Auth's base URL (its origin + /api/auth), which the plugin uses by default.
+func (c config) oauthIssuer() string {
+	if c.JWTIssuer != "" {
+		return c.JWTIssuer
+	}
+	return strings.TrimSuffix(betterAuthEndpoint(c.BetterAuthURL, ""), "/")
+}
+
 // betterAuthEndpoint is the URL of one of Better Auth's endpoints. Better
 // Auth serves them under /api/auth of its base URL; a BETTER_AUTH_URL that
 // already ends in /api/auth is taken as that path.
@@ -209,6 +223,13 @@ func newVerifier(cfg config, log *slog.Logger, m *metrics.Metrics) (bearer auth.
 				closers = append(closers, c.Close)
 			}
 			built[name] = v
+		}
+		if j, ok := v.(*jwks.Verifier); ok {
+			// OAuth access tokens, signed with the same keys, go to their own
+			// verifier: typ at+jwt routes them, ahead of the app's tokens.
+			iss := cfg.oauthIssuer()
+			d.Routes = append(d.Routes, auth.Route{Name: oauthName, Match: auth.AccessTokens(cfg.JWTAlgorithms...), Verifier: j.ForAccessTokens(oauthName, iss)})
+			log.Info("verifier on", "name", oauthName, "keys", "the jwks keys, iss "+strconv.Quote(iss)+", aud the MCP resource")
 		}
 		switch {
 		case kind.source == nil:

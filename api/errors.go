@@ -65,6 +65,7 @@ var (
 	errKeyReused        = contractError{http.StatusUnprocessableEntity, "Idempotency-Key reused with a different request"}
 	errKeyInProgress    = contractError{http.StatusConflict, "A request with this Idempotency-Key is in progress"}
 	errCrossSite        = contractError{http.StatusForbidden, "Cross-site request refused"}
+	errScope            = contractError{http.StatusForbidden, "Insufficient scope"}
 	errTooManyRequests  = contractError{http.StatusTooManyRequests, "Too many requests"}
 	errInternal         = contractError{http.StatusInternalServerError, "Internal Server Error"}
 )
@@ -85,6 +86,7 @@ func (a *app) errorHandler(c *fiber.Ctx, err error) error {
 	var (
 		ve *ValidationError
 		fe *fiber.Error
+		se *auth.ScopeError
 	)
 	switch {
 	case errors.As(err, &ve):
@@ -105,6 +107,9 @@ func (a *app) errorHandler(c *fiber.Ctx, err error) error {
 		return a.authFailure(c, err, errInvalidToken)
 	case errors.Is(err, auth.ErrCrossSite):
 		return a.authFailure(c, err, errCrossSite)
+	case errors.As(err, &se):
+		c.Set(fiber.HeaderWWWAuthenticate, `Bearer error="insufficient_scope", scope="`+se.Scope+`"`)
+		return a.authFailure(c, err, errScope)
 	case errors.Is(err, auth.ErrForbidden), errors.Is(err, store.ErrInvalidOwner):
 		return a.authFailure(c, err, errNotYours)
 	case errors.Is(err, store.ErrNotFound):

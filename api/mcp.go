@@ -97,6 +97,14 @@ func calledTool(body []byte) string {
 
 var toolNames = []string{"add_task", "list_tasks", "complete_task", "delete_task", "update_task"}
 
+// toolScope is the scope a tool needs from a credential that carries scopes.
+func toolScope(name string) string {
+	if name == "list_tasks" {
+		return auth.ScopeRead
+	}
+	return auth.ScopeWrite
+}
+
 // toolRun runs one tool for caller with its arguments (user_id removed) and
 // returns the structured result and the JSON of its text block.
 type toolRun func(ctx context.Context, caller string, args map[string]json.RawMessage) (structured any, text []byte, err error)
@@ -129,6 +137,9 @@ func (a *app) toolHandler(run toolRun) mcp.ToolHandler {
 				return toolError(errNotYours.detail), nil
 			}
 			delete(args, "user_id")
+		}
+		if scope := toolScope(req.Params.Name); !p.Allows(scope) {
+			return toolError("Insufficient scope: " + req.Params.Name + " needs " + scope), nil
 		}
 		structured, text, err := run(ctx, p.UserID, args)
 		if err != nil {
@@ -383,9 +394,9 @@ const mcpMetadataPath = "/.well-known/oauth-protected-resource/mcp"
 
 // mcpResource is the MCP server's URL: MCPConfig.Resource, or the request's
 // origin + /mcp.
-func (a *app) mcpResource(c *fiber.Ctx) string {
-	if a.cfg.MCP.Resource != "" {
-		return a.cfg.MCP.Resource
+func mcpResource(cfg Config, c *fiber.Ctx) string {
+	if cfg.MCP.Resource != "" {
+		return cfg.MCP.Resource
 	}
 	return c.Protocol() + "://" + c.Hostname() + "/mcp"
 }
@@ -399,7 +410,7 @@ func (a *app) mcpMetadata(c *fiber.Ctx) error {
 	}
 	c.Set(fiber.HeaderCacheControl, "public, max-age=3600")
 	return writeJSON(c, fiber.StatusOK, map[string]any{
-		"resource":                 a.mcpResource(c),
+		"resource":                 mcpResource(a.cfg, c),
 		"authorization_servers":    servers,
 		"bearer_methods_supported": []string{"header"},
 		"scopes_supported":         []string{"tasks:read", "tasks:write"},
@@ -412,7 +423,7 @@ func (a *app) challenge(c *fiber.Ctx, base string) string {
 	if a.cfg.MCP == nil || c.Path() != "/mcp" {
 		return base
 	}
-	metadata := strings.TrimSuffix(a.mcpResource(c), "/mcp") + mcpMetadataPath
+	metadata := strings.TrimSuffix(mcpResource(a.cfg, c), "/mcp") + mcpMetadataPath
 	if base == bearerChallenge {
 		return base + ` resource_metadata="` + metadata + `"`
 	}

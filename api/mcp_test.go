@@ -10,10 +10,12 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"taskbolt/api"
+	"taskbolt/auth/hs256"
 	"taskbolt/store"
 )
 
@@ -35,11 +37,17 @@ func newMCPEnv(t *testing.T) *testEnv {
 // user, over HTTP.
 func (e *testEnv) mcpSession(user string) *mcp.ClientSession {
 	e.t.Helper()
+	return e.mcpSessionWith(token(e.t, user))
+}
+
+// mcpSessionWith connects with the bearer token tok.
+func (e *testEnv) mcpSessionWith(tok string) *mcp.ClientSession {
+	e.t.Helper()
 	client := mcp.NewClient(&mcp.Implementation{Name: "taskbolt-test", Version: "1"}, nil)
-	transport := &mcp.StreamableClientTransport{Endpoint: e.listen() + "/mcp", HTTPClient: &http.Client{Transport: bearer{token(e.t, user)}}}
+	transport := &mcp.StreamableClientTransport{Endpoint: e.listen() + "/mcp", HTTPClient: &http.Client{Transport: bearer{tok}}}
 	s, err := client.Connect(e.t.Context(), transport, nil)
 	if err != nil {
-		e.t.Fatalf("connect as %s: %v", user, err)
+		e.t.Fatalf("connect: %v", err)
 	}
 	e.t.Cleanup(func() { s.Close() })
 	return s
@@ -388,5 +396,76 @@ func TestMCPIsolationProperty(t *testing.T) {
 	}
 	if bobAfter := e.do("GET", "/api/bob/tasks?sort=id", token(t, "bob"), ""); string(bobAfter.body) != string(bobBefore.body) {
 		t.Fatalf("bob's tasks changed:\n%s\nwere\n%s", bobAfter.body, bobBefore.body)
+	}
+}
+
+// scoped is a token for user that carries scope (an OAuth grant's claim).
+func scoped(t *testing.T, user, scope string) string {
+	t.Helper()
+	claims := hs256.Claims(user, time.Hour, "", "", time.Now())
+	claims["scope"] = scope
+	tok, err := hs256.Sign(secret, claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// TestScopesBindEverywhere: a credential with a scope claim reads with
+// tasks:read and changes with tasks:write, on the REST routes and through
+// the tools; one without scope may do everything.
+func TestScopesBindEverywhere(t *testing.T) {
+	e := newMCPEnv(t)
+	task := e.create("alice", "mine")
+	read, write, none := scoped(t, "alice", "openid tasks:read"), scoped(t, "alice", "tasks:write"), scoped(t, "alice", "")
+	refused := func(r response, scope string) {
+		t.Helper()
+		if r.status != 403 || string(r.body) != `{"detail":"Insufficient scope"}` ||
+			r.header.Get("WWW-Authenticate") != `Bearer error="insufficient_scope", scope="`+scope+`"` {
+			t.Errorf("want 403 for %s: %d %s %q", scope, r.status, r.body, r.header.Get("WWW-Authenticate"))
+		}
+	}
+	id := strconv.FormatUint(task.ID, 10)
+	if r := e.do("GET", "/api/alice/tasks", read, ""); r.status != 200 {
+		t.Errorf("list with tasks:read: %d", r.status)
+	}
+	if r := e.do("GET", "/api/alice/tasks/"+id, read, ""); r.status != 200 {
+		t.Errorf("get with tasks:read: %d", r.status)
+	}
+	refused(e.do("POST", "/api/alice/tasks", read, `{"title":"x"}`), "tasks:write")
+	refused(e.do("PATCH", "/api/alice/tasks/"+id+"/complete", read, ""), "tasks:write")
+	refused(e.do("DELETE", "/api/alice/tasks/"+id, read, ""), "tasks:write")
+	refused(e.do("GET", "/api/alice/tasks", write, ""), "tasks:read")
+	// The event stream too; a client that gives up, should it open.
+	req, _ := http.NewRequest("GET", e.listen()+"/api/alice/events", nil)
+	req.Header.Set("Authorization", "Bearer "+write)
+	if resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req); err != nil || resp.StatusCode != 403 ||
+		resp.Header.Get("WWW-Authenticate") != `Bearer error="insufficient_scope", scope="tasks:read"` {
+		t.Errorf("events with tasks:write alone: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	refused(e.do("GET", "/api/alice/tasks", none, ""), "tasks:read")
+	if r := e.do("PUT", "/api/alice/tasks/"+id, write, `{"title":"changed"}`); r.status != 200 {
+		t.Errorf("update with tasks:write: %d %s", r.status, r.body)
+	}
+	if r := e.do("GET", "/api/bob/tasks", read, ""); r.status != 403 || string(r.body) != `{"detail":"Not authorized to access these tasks"}` {
+		t.Errorf("another user's tasks with a scoped token: %d %s", r.status, r.body)
+	}
+
+	readOnly := e.mcpSessionWith(read)
+	var list struct {
+		Total int `json:"total"`
+	}
+	structured(t, call(t, readOnly, "list_tasks", nil), &list)
+	if list.Total != 1 {
+		t.Errorf("list_tasks with tasks:read: total %d", list.Total)
+	}
+	for _, tool := range []string{"add_task", "complete_task", "delete_task", "update_task"} {
+		wantToolError(t, call(t, readOnly, tool, map[string]any{"title": "x", "task_id": task.ID}), "Insufficient scope: "+tool+" needs tasks:write")
+	}
+	wantToolError(t, call(t, e.mcpSessionWith(write), "list_tasks", nil), "Insufficient scope: list_tasks needs tasks:read")
+	if r := e.do("GET", "/api/alice/tasks/"+id, token(t, "alice"), ""); r.task(t).Title != "changed" || r.task(t).Completed {
+		t.Errorf("a refused tool changed the task: %s", r.body)
 	}
 }

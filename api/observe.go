@@ -43,6 +43,8 @@ func authReason(err error) string {
 		return "forbidden"
 	case errors.Is(err, auth.ErrCrossSite):
 		return "cross_site"
+	case errors.Is(err, auth.ErrInsufficientScope):
+		return "scope"
 	case errors.Is(err, auth.ErrUnavailable):
 		return "unavailable"
 	}

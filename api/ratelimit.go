@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -40,6 +41,14 @@ func perUser(c *fiber.Ctx) string {
 	return p.UserID
 }
 
+// restScope is the scope a REST request needs.
+func restScope(c *fiber.Ctx) string {
+	if m := c.Method(); m == fiber.MethodGet || m == fiber.MethodHead {
+		return auth.ScopeRead
+	}
+	return auth.ScopeWrite
+}
+
 // guard is the handler chain in front of every task route: the caller must
 // be the owner its route parameter ownerParam names, or anyone signed in
 // when it is "" (/mcp, whose tools act for the caller alone).
@@ -49,9 +58,19 @@ func guard(cfg Config, ownerParam string) []fiber.Handler {
 		chain = append(chain, limit(cfg.RateLimit.PerIP, cfg.RateLimit.Window, perIP))
 	}
 	sources := append([]auth.Source{auth.FromHeader}, cfg.Sources...) // a bearer token wins
-	chain = append(chain, auth.New(auth.Config{Verifier: cfg.Verifier, Sources: sources, ValidUser: store.ValidUserID}))
+	authCfg := auth.Config{Verifier: cfg.Verifier, Sources: sources, ValidUser: store.ValidUserID}
+	if cfg.MCP != nil {
+		// OAuth access tokens for the MCP resource are this server's too:
+		// their verifier checks aud against it, on every route.
+		authCfg.Context = func(c *fiber.Ctx) context.Context {
+			return auth.WithResource(c.UserContext(), mcpResource(cfg, c))
+		}
+	}
+	chain = append(chain, auth.New(authCfg))
 	if ownerParam != "" {
-		chain = append(chain, auth.RequireOwner(ownerParam))
+		// A credential with scopes (an OAuth grant to an agent) reads with
+		// tasks:read and changes with tasks:write; /mcp checks per tool.
+		chain = append(chain, auth.RequireOwner(ownerParam), auth.RequireScope(restScope))
 	}
 	if cfg.RateLimit.PerUser > 0 {
 		chain = append(chain, limit(cfg.RateLimit.PerUser, cfg.RateLimit.Window, perUser))

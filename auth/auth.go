@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"net/url"
+	"slices"
 	"time"
 )
 
@@ -25,6 +26,22 @@ type Principal struct {
 	// Expires is when the credential stops being valid (a JWT's exp, a
 	// session's expiry); zero when unknown. An event stream ends then.
 	Expires time.Time
+	// Scoped records that the credential carried a scope claim, and Scopes
+	// what it granted. A credential without one (an app's own token, a
+	// session) may do everything its user may.
+	Scoped bool
+	Scopes []string
+}
+
+// The scopes of CONTRACT.md: reading tasks, and changing them.
+const (
+	ScopeRead  = "tasks:read"
+	ScopeWrite = "tasks:write"
+)
+
+// Allows reports whether the principal's credential grants scope.
+func (p Principal) Allows(scope string) bool {
+	return !p.Scoped || slices.Contains(p.Scopes, scope)
 }
 
 // Verifier checks a bearer token. Errors must wrap ErrInvalidToken or
@@ -62,7 +79,30 @@ var (
 	ErrCrossSite = errors.New("auth: cross-site request refused")
 	// ErrUnavailable: the verifier cannot reach what it needs to decide.
 	ErrUnavailable = errors.New("auth: verifier unavailable")
+	// ErrInsufficientScope: the credential carries scopes, and not the one
+	// the request needs (a ScopeError says which); a 403.
+	ErrInsufficientScope = errors.New("auth: insufficient scope")
 )
+
+// ScopeError is ErrInsufficientScope for a request that needs Scope.
+type ScopeError struct{ Scope string }
+
+func (e *ScopeError) Error() string { return "auth: insufficient scope: " + e.Scope + " is needed" }
+func (e *ScopeError) Unwrap() error { return ErrInsufficientScope }
+
+type resourceKey struct{}
+
+// WithResource tells the verifiers which resource (this server's URL, as
+// OAuth access tokens name it in aud) a request is made to.
+func WithResource(ctx context.Context, resource string) context.Context {
+	return context.WithValue(ctx, resourceKey{}, resource)
+}
+
+// ResourceFrom is the resource WithResource set, "" when none.
+func ResourceFrom(ctx context.Context) string {
+	r, _ := ctx.Value(resourceKey{}).(string)
+	return r
+}
 
 // MaxTokenLen bounds the bearer token we are willing to parse. Real Better
 // Auth tokens are well under 2 KiB.

@@ -17,12 +17,25 @@ type Token struct {
 	Raw   string
 	IsJWT bool   // three base64url parts whose first is a JSON object
 	Alg   string // a JWT's header alg
+	Typ   string // a JWT's header typ
 }
 
 // ReadToken looks at a token's form without verifying anything.
 func ReadToken(raw string) Token {
-	alg, isJWT := jwtAlg(raw)
-	return Token{Raw: raw, IsJWT: isJWT, Alg: alg}
+	h, isJWT := jwtHeader(raw)
+	return Token{Raw: raw, IsJWT: isJWT, Alg: h.alg, Typ: h.typ}
+}
+
+// IsAccessTokenType reports whether a JWT header typ marks an OAuth 2.0
+// access token (RFC 9068: "at+jwt", or its media type; case-insensitive).
+func IsAccessTokenType(typ string) bool {
+	return strings.EqualFold(typ, "at+jwt") || strings.EqualFold(typ, "application/at+jwt")
+}
+
+// AccessTokens matches OAuth access tokens (typ at+jwt) signed with one of
+// algs.
+func AccessTokens(algs ...string) func(Token) bool {
+	return func(t Token) bool { return t.IsJWT && slices.Contains(algs, t.Alg) && IsAccessTokenType(t.Typ) }
 }
 
 // Route sends the tokens Match accepts to Verifier. A nil Verifier is a
@@ -103,24 +116,28 @@ func (d Dispatch) Ready(ctx context.Context) error {
 	return nil
 }
 
-// jwtAlg reports whether token has the form of a JWS (three base64url parts
-// whose first is a JSON object) and its alg. It does not verify anything.
-func jwtAlg(token string) (alg string, ok bool) {
+// header is what routing reads of a JWT header.
+type header struct{ alg, typ string }
+
+// jwtHeader reports whether token has the form of a JWS (three base64url
+// parts whose first is a JSON object) and its alg and typ. It does not
+// verify anything.
+func jwtHeader(token string) (h header, ok bool) {
 	if strings.Count(token, ".") != 2 {
-		return "", false
+		return header{}, false
 	}
-	header, _, _ := strings.Cut(token, ".")
-	if len(header) > 2048 {
-		return "", true // a JWT-shaped token with an absurd header: invalid, not a session token
+	raw, _, _ := strings.Cut(token, ".")
+	if len(raw) > 2048 {
+		return header{}, true // a JWT-shaped token with an absurd header: invalid, not a session token
 	}
-	if h, ok := knownHeaders.Load(header); ok {
-		return h.(string), true
+	if h, ok := knownHeaders.Load(raw); ok {
+		return h.(header), true
 	}
-	alg, ok = decodeAlg(header)
+	h, ok = decodeHeader(raw)
 	if ok && knownHeaderCount.Add(1) <= maxKnownHeaders {
-		knownHeaders.Store(header, alg)
+		knownHeaders.Store(raw, h)
 	}
-	return alg, ok
+	return h, ok
 }
 
 // knownHeaders remembers the alg of JWT headers already decoded: every token
@@ -128,21 +145,23 @@ func jwtAlg(token string) (alg string, ok bool) {
 // cost more than the rest of reading a token. Only the first maxKnownHeaders
 // are kept, so forged headers cannot grow it.
 var (
-	knownHeaders     sync.Map // base64url header → alg
+	knownHeaders     sync.Map // base64url header → header
 	knownHeaderCount atomic.Int64
 )
 
 const maxKnownHeaders = 64
 
-func decodeAlg(header string) (alg string, ok bool) {
-	raw, err := base64.RawURLEncoding.DecodeString(header)
+func decodeHeader(encoded string) (header, bool) {
+	raw, err := base64.RawURLEncoding.DecodeString(encoded)
 	if err != nil {
-		return "", false
+		return header{}, false
 	}
 	var h map[string]any
 	if json.Unmarshal(raw, &h) != nil {
-		return "", false
+		return header{}, false
 	}
-	alg, _ = h["alg"].(string)
-	return alg, true
+	var out header
+	out.alg, _ = h["alg"].(string)
+	out.typ, _ = h["typ"].(string)
+	return out, true
 }

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 
 	"github.com/gofiber/fiber/v2"
@@ -21,6 +22,9 @@ type Config struct {
 	// ValidUser checks a verified user id before it can reach anything that
 	// stores by it (the store's rule: store.ValidUserID). Required.
 	ValidUser func(userID string) bool
+	// Context, when set, is the context verifiers get for a request
+	// (WithResource); default the request's user context.
+	Context func(c *fiber.Ctx) context.Context
 }
 
 // Source is one place a request can carry a credential, and who checks it.
@@ -86,7 +90,11 @@ func New(config ...Config) fiber.Handler {
 		if limit := cmp.Or(src.MaxLen, MaxTokenLen); len(token) > limit {
 			return fmt.Errorf("%w: credential longer than %d bytes", ErrInvalidToken, limit)
 		}
-		p, err := cmp.Or(src.Verifier, cfg.Verifier).Verify(c.UserContext(), token)
+		ctx := c.UserContext()
+		if cfg.Context != nil {
+			ctx = cfg.Context(c)
+		}
+		p, err := cmp.Or(src.Verifier, cfg.Verifier).Verify(ctx, token)
 		if err != nil {
 			return err
 		}
@@ -104,6 +112,22 @@ func New(config ...Config) fiber.Handler {
 func FromContext(c *fiber.Ctx) (Principal, bool) {
 	p, ok := c.Locals(principalKey{}).(Principal)
 	return p, ok
+}
+
+// RequireScope returns a middleware that allows the request only when the
+// credential grants the scope scopeOf names for it (Principal.Allows). It
+// must run after New.
+func RequireScope(scopeOf func(c *fiber.Ctx) string) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		p, ok := FromContext(c)
+		if !ok {
+			return ErrUnauthenticated
+		}
+		if scope := scopeOf(c); !p.Allows(scope) {
+			return &ScopeError{Scope: scope}
+		}
+		return c.Next()
+	}
 }
 
 // RequireOwner returns a middleware that allows the request only when the

@@ -54,9 +54,19 @@ func NewKey(tb testing.TB, alg, kid string) Key {
 // Sign signs claims with the key, with its kid and alg in the header.
 func (k Key) Sign(tb testing.TB, claims jwt.MapClaims) string {
 	tb.Helper()
+	return k.SignWithHeader(tb, nil, claims)
+}
+
+// SignWithHeader is Sign with more header fields (typ "at+jwt" for an OAuth
+// access token).
+func (k Key) SignWithHeader(tb testing.TB, header map[string]any, claims jwt.MapClaims) string {
+	tb.Helper()
 	t := jwt.NewWithClaims(jwt.GetSigningMethod(k.Alg), claims)
 	if k.Kid != "" {
 		t.Header["kid"] = k.Kid
+	}
+	for name, v := range header {
+		t.Header[name] = v
 	}
 	s, err := t.SignedString(k.Private)
 	if err != nil {

@@ -160,6 +160,17 @@ func (v *Verifier) ForAudience(name, audience string) *jwtauth.Verifier {
 	return jwtauth.New(c)
 }
 
+// ForAccessTokens is a verifier of the OAuth access tokens Better Auth's
+// OAuth provider plugin signs with the same keys: typ at+jwt, iss issuer,
+// aud naming the resource the request is made to (jwtauth.Config
+// AccessTokens), the user in sub and the grant in scope. An unknown kid may
+// fetch the key set, as for the app's own tokens.
+func (v *Verifier) ForAccessTokens(name, issuer string) *jwtauth.Verifier {
+	c := v.claims
+	c.Name, c.Issuer, c.Audience, c.UserClaim, c.AccessTokens = name, issuer, "", "sub", true
+	return jwtauth.New(c)
+}
+
 // knownKey is keyfunc without a fetch: the key of the token's kid among the
 // keys already fetched, or an error.
 func (v *Verifier) knownKey(ctx context.Context) jwt.Keyfunc {

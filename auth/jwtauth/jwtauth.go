@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -55,6 +56,13 @@ type Config struct {
 	// signed the token is still trusted: a key that left the key set ends its
 	// tokens, cached or not.
 	KeyValid func(ctx context.Context, kid string) bool
+	// AccessTokens makes this a verifier of OAuth 2.0 access tokens (RFC
+	// 9068): the header typ must be at+jwt, and aud must name the resource
+	// the request is made to (auth.ResourceFrom), so a token for another
+	// resource is refused. Without it a token typed at+jwt is refused: an
+	// access token never passes for an app's own token. Its tokens are not
+	// cached, as the resource is the request's.
+	AccessTokens bool
 }
 
 // cacheTTL bounds how long a verified token is remembered, whatever its exp.
@@ -113,7 +121,7 @@ func New(cfg Config) *Verifier {
 	if cfg.CacheSize == 0 {
 		cfg.CacheSize = 10000
 	}
-	if cfg.CacheSize > 0 {
+	if cfg.CacheSize > 0 && !cfg.AccessTokens {
 		v.cache = tokencache.New[verified](cfg.CacheSize)
 	}
 	return v
@@ -168,7 +176,10 @@ func (v *Verifier) verify(ctx context.Context, token string) (auth.Principal, st
 	c := claims{userPath: v.userClaim}
 	keyfunc, looked := v.cfg.Keyfunc(ctx), false
 	tok, err := v.parser.ParseWithClaims(token, &c, func(t *jwt.Token) (any, error) {
-		if err := v.checkClaims(&c); err != nil {
+		if err := v.checkType(t); err != nil {
+			return nil, err
+		}
+		if err := v.checkClaims(ctx, &c); err != nil {
 			return nil, err
 		}
 		looked = true
@@ -191,7 +202,24 @@ func (v *Verifier) verify(ctx context.Context, token string) (auth.Principal, st
 	}
 	exp := c.ExpiresAt.date().Time
 	kid, _ := tok.Header["kid"].(string)
-	return auth.Principal{UserID: c.user, Verifier: v.cfg.Name, Expires: exp}, kid, exp, nil
+	p := auth.Principal{UserID: c.user, Verifier: v.cfg.Name, Expires: exp}
+	if c.Scope != nil {
+		p.Scoped, p.Scopes = true, strings.Fields(*c.Scope)
+	}
+	return p, kid, exp, nil
+}
+
+// checkType checks the header typ: at+jwt for an access token verifier,
+// anything else for the others.
+func (v *Verifier) checkType(t *jwt.Token) error {
+	typ, _ := t.Header["typ"].(string)
+	switch access := auth.IsAccessTokenType(typ); {
+	case v.cfg.AccessTokens && !access:
+		return &localError{fmt.Errorf("%w (%s): not an access token (typ %q, want at+jwt)", auth.ErrInvalidToken, v.cfg.Name, typ)}
+	case !v.cfg.AccessTokens && access:
+		return &localError{fmt.Errorf("%w (%s): an OAuth access token (typ at+jwt) is not accepted here", auth.ErrInvalidToken, v.cfg.Name)}
+	}
+	return nil
 }
 
 // localError is a token refused by checkClaims, before any key was looked up.
@@ -200,8 +228,11 @@ type localError struct{ err error }
 func (e *localError) Error() string { return e.err.Error() }
 
 // checkClaims checks what the claims alone decide: exp (required), nbf,
-// iat, iss and aud as the parser would, then the user and the lifetime.
-func (v *Verifier) checkClaims(c *claims) error {
+// iat, iss and aud as the parser would, then the user and the lifetime; a
+// token bound to a key (cnf, as DPoP binds one) is refused, as it is
+// presented without proof of that key; an access token must name the
+// request's resource in aud.
+func (v *Verifier) checkClaims(ctx context.Context, c *claims) error {
 	if err := v.validator.Validate(c); err != nil {
 		if errors.Is(err, jwt.ErrTokenExpired) {
 			return &localError{fmt.Errorf("%w (%s)", auth.ErrTokenExpired, v.cfg.Name)}
@@ -213,6 +244,15 @@ func (v *Verifier) checkClaims(c *claims) error {
 	}
 	if exp := c.ExpiresAt.date().Time; exp.Sub(v.cfg.Now()) > v.cfg.MaxLifetime+v.cfg.Leeway {
 		return &localError{fmt.Errorf("%w (%s): exp more than %v in the future", auth.ErrInvalidToken, v.cfg.Name, v.cfg.MaxLifetime)}
+	}
+	if len(c.Confirmation) > 0 {
+		return &localError{fmt.Errorf("%w (%s): a key-bound (cnf) token presented as a bearer token", auth.ErrInvalidToken, v.cfg.Name)}
+	}
+	if v.cfg.AccessTokens {
+		resource := auth.ResourceFrom(ctx)
+		if resource == "" || !slices.Contains(c.Audience, resource) {
+			return &localError{fmt.Errorf("%w (%s): the token's audience is not this resource", auth.ErrInvalidToken, v.cfg.Name)}
+		}
 	}
 	return nil
 }
@@ -246,6 +286,11 @@ type registered struct {
 	ExpiresAt *numericDate     `json:"exp"`
 	NotBefore *numericDate     `json:"nbf"`
 	IssuedAt  *numericDate     `json:"iat"`
+	// Scope is the space-separated scopes an OAuth token grants (RFC
+	// 9068), nil when it carries none; a scope that is not a string fails.
+	Scope *string `json:"scope"`
+	// Confirmation is cnf: the key a token is bound to (RFC 7800, DPoP).
+	Confirmation json.RawMessage `json:"cnf"`
 }
 
 func (c *claims) UnmarshalJSON(b []byte) error {

@@ -209,3 +209,79 @@ func TestStructureChecks(t *testing.T) {
 }
 
 func b64(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+
+// signed signs claims with header fields added (typ, kid).
+func signed(t *testing.T, header map[string]any, claims jwt.MapClaims) string {
+	t.Helper()
+	tok := jwt.NewWithClaims(jwt.SigningMethodHS256, claims)
+	for k, v := range header {
+		tok.Header[k] = v
+	}
+	s, err := tok.SignedString(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestAccessTokens: an access-token verifier takes typ at+jwt naming the
+// request's resource in aud, and the app verifier never takes one; neither
+// takes a key-bound (cnf) token; scope becomes the principal's scopes.
+func TestAccessTokens(t *testing.T) {
+	clk := &clock{now: time.Now()}
+	kf := &counting{}
+	cfg := jwtauth.Config{Name: "oauth", Methods: []string{"HS256"}, Now: clk.Now, Keyfunc: kf.keyfunc, Issuer: "https://auth.example.com/api/auth", AccessTokens: true}
+	oauth := jwtauth.New(cfg)
+	cfg.Name, cfg.AccessTokens, cfg.Issuer = "app", false, ""
+	app := jwtauth.New(cfg)
+	const resource = "https://tasks.example.com/mcp"
+	ctx := auth.WithResource(context.Background(), resource)
+	exp := clk.now.Add(time.Hour).Unix()
+	claims := func(extra ...any) jwt.MapClaims {
+		c := jwt.MapClaims{"sub": "alice", "exp": exp, "iss": "https://auth.example.com/api/auth", "aud": []string{resource, "https://auth.example.com/api/auth/oauth2/userinfo"},
+			"azp": "agent", "client_id": "agent", "scope": "openid tasks:read"}
+		for i := 0; i+1 < len(extra); i += 2 {
+			if extra[i+1] == nil {
+				delete(c, extra[i].(string))
+			} else {
+				c[extra[i].(string)] = extra[i+1]
+			}
+		}
+		return c
+	}
+	at := map[string]any{"typ": "at+jwt"}
+
+	p, err := oauth.Verify(ctx, signed(t, at, claims()))
+	if err != nil || p.UserID != "alice" || !p.Scoped || !p.Allows(auth.ScopeRead) || p.Allows(auth.ScopeWrite) {
+		t.Fatalf("a good access token: %+v %v", p, err)
+	}
+	if p, err := oauth.Verify(ctx, signed(t, map[string]any{"typ": "application/AT+JWT"}, claims("scope", "tasks:read tasks:write"))); err != nil || !p.Allows(auth.ScopeWrite) {
+		t.Errorf("typ as a media type, both scopes: %+v %v", p, err)
+	}
+	for name, tok := range map[string]string{
+		"another resource":   signed(t, at, claims("aud", "https://other.example.com/mcp")),
+		"no aud":             signed(t, at, claims("aud", nil)),
+		"typ JWT":            signed(t, map[string]any{"typ": "JWT"}, claims()),
+		"no typ":             signed(t, map[string]any{"typ": nil}, claims()),
+		"another issuer":     signed(t, at, claims("iss", "https://evil.example.com")),
+		"DPoP-bound":         signed(t, at, claims("cnf", map[string]any{"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"})),
+		"scope not a string": signed(t, at, claims("scope", []string{"tasks:read"})),
+		"expired":            signed(t, at, claims("exp", clk.now.Add(-time.Hour).Unix())),
+	} {
+		if _, err := oauth.Verify(ctx, tok); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	if _, err := oauth.Verify(context.Background(), signed(t, at, claims())); err == nil {
+		t.Error("accepted without knowing the request's resource")
+	}
+	if _, err := app.Verify(ctx, signed(t, at, claims())); !errors.Is(err, auth.ErrInvalidToken) {
+		t.Errorf("the app verifier took an access token: %v", err)
+	}
+	if _, err := app.Verify(ctx, signed(t, nil, claims("cnf", map[string]any{"jkt": "x"}))); !errors.Is(err, auth.ErrInvalidToken) {
+		t.Errorf("the app verifier took a key-bound token: %v", err)
+	}
+	if p, err := app.Verify(ctx, signed(t, nil, claims("scope", nil))); err != nil || p.Scoped || !p.Allows(auth.ScopeWrite) {
+		t.Errorf("an app token without scope: %+v %v", p, err)
+	}
+}
