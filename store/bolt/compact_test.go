@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -116,5 +117,32 @@ func TestCompactMigratesAV1File(t *testing.T) {
 	}
 	if err := bolt.Verify(out); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestCompactKeepsADenseFileDense: compacting a freshly imported file of
+// more than 16 MiB (where bbolt would grow the new file 16 MiB at a time)
+// gives a file no bigger than it, give or take the last growth step.
+func TestCompactKeepsADenseFileDense(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "dense.db")
+	s, err := bolt.Open(path, bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tasks := make([]store.Task, 70_000)
+	for i := range tasks {
+		tasks[i] = store.Task{Title: fmt.Sprintf("task number %06d buy milk", i), Priority: store.Priority(i % 4), Tags: []string{"home", "work"}[:i%3%2+i%2]}
+	}
+	if _, err := s.Load(context.Background(), "alice", 0, tasks); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	before, after, err := bolt.Compact(path, "", bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("70,000 short tasks: %d bytes imported, %d compacted", before, after)
+	if before < 17<<20 || after > before+1<<20 {
+		t.Errorf("%d bytes before, %d after: want a file over 17 MiB that compaction does not grow", before, after)
 	}
 }
