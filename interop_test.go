@@ -302,3 +302,77 @@ func TestInteropJWKSDownAtStart(t *testing.T) {
 		t.Fatalf("readyz after recovery: %d %s", code, body)
 	}
 }
+
+// TestInteropMCPTypeScriptClient: the official TypeScript MCP SDK (1.32)
+// drives the five tools with a real Better Auth JWT: the results CONTRACT.md
+// "MCP" describes, the REST view agrees, another user's id is refused.
+func TestInteropMCPTypeScriptClient(t *testing.T) {
+	base, _, _ := betterAuth(t, "eddsa", 0)
+	alice, bob := signUp(t, base, "alice"), signUp(t, base, "bob")
+	s := start(t, baseEnv(t, filepath.Join(t.TempDir(), "t.db"), "BETTER_AUTH_SECRET=", "BETTER_AUTH_URL="+base, "MCP=true"))
+	tok := alice.jwt(t)
+	node, _ := exec.LookPath("node")
+	cmd := exec.Command(node, "mcp-client.mjs", s.url, tok, alice.id, bob.id)
+	cmd.Dir = "testdata/betterauth"
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("mcp-client.mjs: %v\n%s", err, out)
+	}
+	type result struct {
+		IsError    bool           `json:"isError"`
+		Structured map[string]any `json:"structured"`
+		Text       string         `json:"text"`
+	}
+	steps := map[string]json.RawMessage{}
+	for line := range strings.SplitSeq(strings.TrimSpace(string(out)), "\n") {
+		var s struct {
+			Step  string          `json:"step"`
+			Value json.RawMessage `json:"value"`
+		}
+		if err := json.Unmarshal([]byte(line), &s); err != nil {
+			t.Fatalf("output line %q: %v", line, err)
+		}
+		steps[s.Step] = s.Value
+	}
+	get := func(step string) result {
+		t.Helper()
+		var r result
+		if err := json.Unmarshal(steps[step], &r); err != nil {
+			t.Fatalf("%s: %s: %v", step, steps[step], err)
+		}
+		return r
+	}
+	var tools []struct {
+		Name        string         `json:"name"`
+		Annotations map[string]any `json:"annotations"`
+		HasOutput   bool           `json:"hasOutputSchema"`
+	}
+	json.Unmarshal(steps["tools"], &tools)
+	if len(tools) != 5 || tools[2].Name != "delete_task" || tools[2].Annotations["destructiveHint"] != true || tools[3].Annotations["readOnlyHint"] != true || !tools[0].HasOutput {
+		t.Errorf("tools as the TypeScript client sees them: %s", steps["tools"])
+	}
+	if r := get("add_task"); r.IsError || r.Structured["status"] != "created" || r.Structured["title"] != "From the TypeScript SDK" {
+		t.Errorf("add_task: %+v", r)
+	}
+	if r := get("list_tasks"); r.IsError || r.Structured["total"] != float64(1) || !strings.Contains(r.Text, "From the TypeScript SDK") {
+		t.Errorf("list_tasks: %+v", r)
+	}
+	if r := get("complete_task"); r.IsError || r.Structured["status"] != "completed" {
+		t.Errorf("complete_task: %+v", r)
+	}
+	if r := get("update_task"); r.IsError || r.Structured["title"] != "Renamed by an agent" {
+		t.Errorf("update_task: %+v", r)
+	}
+	if r := get("other_user"); !r.IsError || r.Text != "Not authorized to access these tasks" {
+		t.Errorf("list_tasks with bob's id: %+v", r)
+	}
+	if r := get("delete_task"); r.IsError || r.Structured["status"] != "deleted" || r.Structured["title"] != "Renamed by an agent" {
+		t.Errorf("delete_task: %+v", r)
+	}
+	if r := get("missing"); !r.IsError || r.Text != "Task not found" {
+		t.Errorf("complete_task of a deleted task: %+v", r)
+	}
+	if code, body := call(t, "GET", s.url+"/api/"+alice.id+"/tasks", tok, ""); code != 200 || body != "[]" {
+		t.Errorf("REST after the agent deleted its task: %d %s", code, body)
+	}
+}
