@@ -9,12 +9,14 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"taskbolt/api/metrics"
 	"taskbolt/auth"
 	"taskbolt/auth/cookie"
 	"taskbolt/auth/hs256"
 	"taskbolt/auth/jwks"
+	"taskbolt/auth/jwtauth"
 	"taskbolt/auth/session"
 )
 
@@ -49,7 +51,7 @@ var verifiers = map[string]verifierKind{
 }
 
 func buildHS256(cfg config, _ *slog.Logger, _ *metrics.Metrics, _ map[string]auth.Verifier) (auth.Verifier, string, error) {
-	v, err := hs256.New(hs256.Config{Secret: []byte(cfg.Secret), Previous: cfg.secretBytes()[1:], Leeway: cfg.JWTLeeway,
+	v, err := hs256.New(hs256.Config{Secret: []byte(cfg.Secret), Previous: cfg.secretBytes()[1:], Leeway: cfg.jwtLeeway(),
 		Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, UserClaim: cfg.JWTUserClaim, MaxLifetime: cfg.JWTMaxLifetime, CacheSize: cfg.jwtCacheSize()})
 	if errors.Is(err, hs256.ErrWeakSecret) {
 		return nil, "", secretError(cfg.Secret)
@@ -67,7 +69,7 @@ func buildJWKS(cfg config, log *slog.Logger, m *metrics.Metrics, _ map[string]au
 		iss, aud = cmp.Or(iss, origin), cmp.Or(aud, origin)
 	}
 	v, err := jwks.New(jwks.Config{URL: url, Algorithms: cfg.JWTAlgorithms, Issuer: iss, Audience: aud,
-		Leeway: cfg.JWTLeeway, UserClaim: cfg.JWTUserClaim, MaxLifetime: cfg.JWTMaxLifetime, CacheSize: cfg.jwtCacheSize(),
+		Leeway: cfg.jwtLeeway(), UserClaim: cfg.JWTUserClaim, MaxLifetime: cfg.JWTMaxLifetime, CacheSize: cfg.jwtCacheSize(),
 		RefreshInterval: cfg.JWKSRefreshInterval, Logger: log, OnFetch: m.KeyFetchHook()})
 	return v, fmt.Sprintf("%s from %s, iss %q, aud %q", strings.Join(cfg.JWTAlgorithms, "/"), url, iss, aud), err
 }
@@ -142,6 +144,15 @@ func (c config) jwksURL() string {
 		return ""
 	}
 	return betterAuthEndpoint(c.BetterAuthURL, "jwks")
+}
+
+// jwtLeeway is JWT_LEEWAY for the JWT verifiers, whose zero Leeway means
+// their default: JWT_LEEWAY=0 means none.
+func (c config) jwtLeeway() time.Duration {
+	if c.JWTLeeway == 0 {
+		return jwtauth.NoLeeway
+	}
+	return c.JWTLeeway
 }
 
 // oauthName names the verifier of OAuth access tokens in logs and metrics.

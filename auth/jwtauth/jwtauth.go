@@ -21,13 +21,17 @@ import (
 // DefaultLeeway is the clock skew allowed on exp, nbf and iat.
 const DefaultLeeway = 30 * time.Second
 
+// NoLeeway is a Config.Leeway that allows no clock skew at all.
+const NoLeeway time.Duration = -1
+
 // Config configures a Verifier.
 type Config struct {
 	// Name is the verifier's name, for errors and logs.
 	Name string
 	// Methods are the only "alg" values accepted. Required.
 	Methods []string
-	// Leeway is the clock skew allowed. Default DefaultLeeway.
+	// Leeway is the clock skew allowed. Default DefaultLeeway; NoLeeway (any
+	// negative value) allows none.
 	Leeway time.Duration
 	// Issuer and Audience are checked only when set; tokens carrying iss
 	// or aud pass when they are not set.
@@ -92,8 +96,11 @@ func New(cfg Config) *Verifier {
 	if len(cfg.Methods) == 0 || cfg.Keyfunc == nil {
 		panic("jwtauth.New: Methods and Keyfunc are required")
 	}
-	if cfg.Leeway == 0 {
+	switch {
+	case cfg.Leeway == 0:
 		cfg.Leeway = DefaultLeeway
+	case cfg.Leeway < 0:
+		cfg.Leeway = 0
 	}
 	if cfg.UserClaim == "" {
 		cfg.UserClaim = "sub"

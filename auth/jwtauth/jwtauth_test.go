@@ -285,3 +285,19 @@ func TestAccessTokens(t *testing.T) {
 		t.Errorf("an app token without scope: %+v %v", p, err)
 	}
 }
+
+// TestNoLeeway: a zero Leeway is the default 30 s; NoLeeway allows none
+// (JWT_LEEWAY=0).
+func TestNoLeeway(t *testing.T) {
+	clk := &clock{now: time.Now()}
+	tok := token(t, "alice", clk.now.Add(-2*time.Second), "k")
+	for _, c := range []struct {
+		leeway time.Duration
+		ok     bool
+	}{{0, true}, {jwtauth.NoLeeway, false}, {time.Second, false}} {
+		v := jwtauth.New(jwtauth.Config{Name: "test", Methods: []string{"HS256"}, Leeway: c.leeway, Now: clk.Now, Keyfunc: (&counting{}).keyfunc, CacheSize: -1})
+		if _, err := v.Verify(context.Background(), tok); (err == nil) != c.ok {
+			t.Errorf("leeway %v, a token expired 2 s ago: %v", c.leeway, err)
+		}
+	}
+}

@@ -4,6 +4,8 @@
 //   MODE=hs256                          jwt() plugin with a jwt.sign hook: HS256 with BETTER_AUTH_SECRET
 //   MODE=session                        bearer() plugin only: opaque session tokens
 //   MODE=cookies                        no plugin: the session cookies alone (cookie mode)
+//   MODE=oauth                          jwt() and @better-auth/oauth-provider: an OAuth 2.1 server whose
+//                                       access tokens are for the resource OAUTH_RESOURCE (taskbolt's /mcp)
 //
 // COOKIE_CACHE=compact|jwt|jwe|plugin turns the session cookie cache on with that strategy
 // ("plugin": the jwt() plugin's sessionCookieCache, a session-cache JWT signed by its key);
@@ -19,6 +21,7 @@ import http from "node:http";
 import Database from "better-sqlite3";
 import { betterAuth } from "better-auth";
 import { bearer, jwt } from "better-auth/plugins";
+import { oauthProvider } from "@better-auth/oauth-provider";
 import { toNodeHandler } from "better-auth/node";
 import { getMigrations } from "better-auth/db/migration";
 import { SignJWT } from "jose";
@@ -42,6 +45,21 @@ const keyPairs = {
 function plugins(baseURL) {
   const seconds = (name) => (process.env[name] ? Number(process.env[name]) : undefined);
   if (mode === "session") return [bearer()];
+  if (mode === "oauth") {
+    const resources = [process.env.OAUTH_RESOURCE, process.env.OAUTH_OTHER_RESOURCE].filter(Boolean);
+    return [
+      jwt(),
+      oauthProvider({
+        loginPage: "/sign-in",
+        consentPage: "/consent",
+        scopes: ["openid", "profile", "email", "offline_access", "tasks:read", "tasks:write"],
+        // OAUTH_RESOURCE, and OAUTH_OTHER_RESOURCE: another resource server's, for tokens taskbolt must refuse.
+        resources: resources.map((identifier) => ({ identifier, allowedScopes: ["tasks:read", "tasks:write"] })),
+        clientRegistrationDefaultResources: resources,
+        accessTokenExpiresIn: process.env.OAUTH_TOKEN_TTL ? Number(process.env.OAUTH_TOKEN_TTL) : undefined,
+      }),
+    ];
+  }
   if (mode === "cookies") {
     return process.env.COOKIE_CACHE === "plugin" ? [jwt({ sessionCookieCache: true })] : [];
   }
