@@ -48,13 +48,7 @@ func newVerifier(clk *clock, kf *counting, valid func(context.Context, string) b
 
 func token(t *testing.T, sub string, exp time.Time, kid string) string {
 	t.Helper()
-	tok := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": sub, "exp": exp.Unix()})
-	tok.Header["kid"] = kid
-	s, err := tok.SignedString(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return signed(t, map[string]any{"kid": kid}, jwt.MapClaims{"sub": sub, "exp": exp.Unix()})
 }
 
 func TestCacheChecksASignatureOnce(t *testing.T) {
