@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -66,13 +67,45 @@ func (a *app) newMCP() fiber.Handler {
 		}
 		// The spec has a client accept both and the server choose; one
 		// that accepts JSON alone gets JSON rather than the SDK's 400.
+		serve := sse
 		accept := c.Get(fiber.HeaderAccept)
 		if strings.Contains(accept, "application/json") && !strings.Contains(accept, "text/event-stream") {
 			c.Request().Header.Set(fiber.HeaderAccept, "application/json, text/event-stream")
-			return plain(c)
+			serve = plain
 		}
-		return sse(c)
+		if err := serve(c); err != nil {
+			return err
+		}
+		rpcError(c)
+		return nil
 	}
+}
+
+// rpcError turns the SDK's plain-text 400 for a message it cannot take (not
+// JSON, not JSON-RPC, a method it does not know) into a JSON-RPC error
+// response, as the spec allows and CONTRACT.md asks; its text, which may
+// quote the request, is not sent.
+func rpcError(c *fiber.Ctx) {
+	resp := c.Response()
+	if resp.StatusCode() != fiber.StatusBadRequest || strings.HasPrefix(string(resp.Header.ContentType()), fiber.MIMEApplicationJSON) {
+		return
+	}
+	var req struct {
+		ID json.RawMessage `json:"id"`
+	}
+	code, msg := -32700, "Parse error"
+	if json.Unmarshal(c.Body(), &req) == nil {
+		code, msg = -32600, "Invalid Request"
+		if strings.Contains(string(resp.Body()), "not handled") {
+			code, msg = -32601, "Method not found"
+		}
+	}
+	id := "null"
+	if len(req.ID) > 0 {
+		id = string(req.ID)
+	}
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	resp.SetBodyString(`{"jsonrpc":"2.0","id":` + id + `,"error":{"code":` + strconv.Itoa(code) + `,"message":"` + msg + `"}}`)
 }
 
 // calledTool is the tool a JSON-RPC tools/call request names, "" for any

@@ -313,6 +313,16 @@ func TestMCPRefusals(t *testing.T) {
 	if _, err := s.CallTool(t.Context(), &mcp.CallToolParams{Name: "drop_tables"}); err == nil {
 		t.Error("an unknown tool is not a protocol error")
 	}
+	// Malformed JSON-RPC: a JSON-RPC error, never the request echoed back.
+	for body, want := range map[string]string{
+		`{bad json`: `{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"Parse error"}}`,
+		`{"jsonrpc":"2.0","id":7,"method":"no/such/method"}`: `{"jsonrpc":"2.0","id":7,"error":{"code":-32601,"message":"Method not found"}}`,
+	} {
+		r := e.do("POST", "/mcp", token(t, "alice"), body, "Accept", "application/json", "Mcp-Protocol-Version", "2025-06-18")
+		if r.status != 400 || string(r.body) != want || r.header.Get("Content-Type") != "application/json" {
+			t.Errorf("%s: %d %s %s", body, r.status, r.header.Get("Content-Type"), r.body)
+		}
+	}
 }
 
 // TestMCPNeedsACredential: /mcp is an OAuth resource server; a 401 names
