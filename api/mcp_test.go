@@ -479,3 +479,31 @@ func TestScopesBindEverywhere(t *testing.T) {
 		t.Errorf("a refused tool changed the task: %s", r.body)
 	}
 }
+
+// TestMCPWritesReachOpenStreams: an agent's add_task shows on the user's
+// open event stream at once, as a REST create does, with the task the tool
+// answered: the example app's open list updates live.
+func TestMCPWritesReachOpenStreams(t *testing.T) {
+	done := make(chan struct{})
+	defer close(done)
+	e := newEnv(t, api.Config{Done: done, MCP: &api.MCPConfig{}})
+	s := openStream(t, e.listen()+"/api/alice/events", token(t, "alice"))
+	if s.resp.StatusCode != 200 {
+		t.Fatalf("subscribe: %d", s.resp.StatusCode)
+	}
+	agent := e.mcpSession("alice")
+	var added taskResult
+	structured(t, call(t, agent, "add_task", map[string]any{"title": "added by an agent"}), &added)
+	ev := s.next()
+	if ev.name != "task.created" || !sameJSON(t, ev.data, string(added.Task)) {
+		t.Fatalf("event %+v, want task.created with %s", ev, added.Task)
+	}
+	call(t, agent, "complete_task", map[string]any{"task_id": added.TaskID})
+	if ev := s.next(); ev.name != "task.updated" || !strings.Contains(ev.data, `"completed":true`) {
+		t.Fatalf("after complete_task: %+v", ev)
+	}
+	call(t, agent, "delete_task", map[string]any{"task_id": added.TaskID})
+	if ev := s.next(); ev.name != "task.deleted" || ev.data != fmt.Sprintf(`{"id":%d}`, added.TaskID) {
+		t.Fatalf("after delete_task: %+v", ev)
+	}
+}
