@@ -110,7 +110,7 @@ func TestInteropCookies(t *testing.T) {
 				t.Fatalf("cookies set: %v", alice.names())
 			}
 			env := []string{"BETTER_AUTH_SECRET=" + secret, "BETTER_AUTH_URL=" + base, "AUTH_COOKIES=true",
-				"CORS_ORIGINS=" + appOrigin, "AUTH_SESSION_CACHE_TTL=1s"}
+				"CORS_ORIGINS=" + appOrigin, "AUTH_SESSION_CACHE_TTL=1s", "MCP=true"}
 			s := start(t, baseEnv(t, filepath.Join(t.TempDir(), "t.db"), env...))
 			tasks := func(u baCookies) string { return s.url + "/api/" + u.id + "/tasks" }
 			both := alice.header(nil, "session_token", "session_data")
@@ -161,6 +161,16 @@ func TestInteropCookies(t *testing.T) {
 				forged := alice.header(func(_, v string) string { return strings.Replace(v, ".", "X.", 1) }, "session_token")
 				if code, body := callCookie(t, "GET", tasks(alice), forged, "", "", ""); code != 401 {
 					t.Errorf("session_token with a broken signature: %d %s", code, body)
+				}
+			})
+			t.Run("MCP", func(t *testing.T) { // the tools take the cookies, under the same cross-site rule
+				add := `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"add_task","arguments":{"title":"by an agent in the page"}}}`
+				for origin, want := range map[string]int{"https://evil.example": 403, "": 403, appOrigin: 200} {
+					code, body := callWith(t, "POST", s.url+"/mcp", add, "Cookie", both, "Origin", origin, "Content-Type", "application/json",
+						"Accept", "application/json", "Mcp-Protocol-Version", "2025-06-18")
+					if code != want || code == 200 && !strings.Contains(body, `"status":"created"`) {
+						t.Errorf("/mcp from %q: %d %s, want %d", origin, code, body, want)
+					}
 				}
 			})
 			t.Run("CrossSite", func(t *testing.T) {

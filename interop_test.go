@@ -211,12 +211,21 @@ func TestInteropSessionTokens(t *testing.T) {
 	base, _, stopAuth := betterAuth(t, "session", 0)
 	alice, bob := signUp(t, base, "alice"), signUp(t, base, "bob")
 	s := start(t, baseEnv(t, filepath.Join(t.TempDir(), "t.db"), "BETTER_AUTH_SECRET=", "BETTER_AUTH_URL="+base,
-		"AUTH_SESSION_INTROSPECTION=true", "AUTH_VERIFIERS=session", "AUTH_SESSION_CACHE_TTL=1s"))
+		"AUTH_SESSION_INTROSPECTION=true", "AUTH_VERIFIERS=session", "AUTH_SESSION_CACHE_TTL=1s", "MCP=true"))
 	if strings.Count(alice.sessionToken, ".") != 0 || !strings.HasPrefix(alice.signedToken, alice.sessionToken+".") {
 		t.Fatalf("unexpected session token forms: %q, %q", alice.sessionToken, alice.signedToken)
 	}
 	t.Run("RawToken", func(t *testing.T) { crud(t, s.url, alice.id, alice.sessionToken, bob.sessionToken) })
 	t.Run("SignedToken", func(t *testing.T) { crud(t, s.url, alice.id, alice.signedToken, bob.signedToken) })
+	t.Run("MCP", func(t *testing.T) {
+		for _, tok := range []string{alice.sessionToken, alice.signedToken} {
+			code, body := callWith(t, "POST", s.url+"/mcp", `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"add_task","arguments":{"title":"by session"}}}`,
+				"Authorization", "Bearer "+tok, "Content-Type", "application/json", "Accept", "application/json", "Mcp-Protocol-Version", "2025-06-18")
+			if code != 200 || !strings.Contains(body, `"status":"created"`) {
+				t.Errorf("add_task with a session token: %d %s", code, body)
+			}
+		}
+	})
 	t.Run("SignOutStopsWithinTheCacheTime", func(t *testing.T) {
 		api := s.url + "/api/" + alice.id + "/tasks"
 		if code, _ := call(t, "GET", api, alice.signedToken, ""); code != 200 {
