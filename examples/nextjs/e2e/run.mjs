@@ -135,7 +135,7 @@ async function runMode(browser, mode) {
   const tb = start("taskbolt", bin, ["serve"], {
     BETTER_AUTH_SECRET: secret, BETTER_AUTH_URL: app, CORS_ORIGINS: app, HOST: "127.0.0.1", PORT: String(tbPort),
     DATABASE_URL: path.join(dir, "tasks.db"), TASKBOLT_ENV_FILE: "", LOG_LEVEL: "warn",
-    AUTH_COOKIES: mode === "cookie" ? "true" : "false",
+    AUTH_COOKIES: mode === "cookie" ? "true" : "false", MCP: "true",
   });
   try {
     await waitFor(`${taskbolt}/healthz`, tb);
@@ -207,6 +207,21 @@ async function runMode(browser, mode) {
     await addTask(a2, "Added in tab two");
     await a.getByText("Added in tab two", { exact: true }).waitFor({ timeout: 1000 });
     check(true, `the tab reloaded 15 times still receives events: tab two's task showed ${Date.now() - backAt} ms after the click`);
+
+    // An agent adds a task through taskbolt's MCP tools with Alice's token: the open tab shows it, live.
+    const { token } = await a.evaluate(async () => (await fetch("/api/auth/token")).json());
+    const agentAt = Date.now();
+    const rpc = await fetch(`${taskbolt}/mcp`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json", Accept: "application/json", "Mcp-Protocol-Version": "2025-06-18" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "add_task", arguments: { user_id: alice, title: "Added by an agent" } } }),
+    });
+    const result = await rpc.json();
+    check(rpc.status === 200 && result.result?.structuredContent?.status === "created", `add_task over MCP: ${rpc.status} ${JSON.stringify(result).slice(0, 120)}`);
+    await a2.getByText("Added by an agent", { exact: true }).waitFor({ timeout: 1000 });
+    check(true, `the open tab showed the agent's task ${Date.now() - agentAt} ms after the tool call, without a reload`);
+    await a2.getByLabel("Delete Added by an agent").click();
+    await a.getByText("Added by an agent", { exact: true }).waitFor({ state: "detached", timeout: 1000 });
 
     // Edits carry If-Match: a change made elsewhere meanwhile is not overwritten.
     await a2.getByTestId("task").filter({ hasText: "Write the report" }).getByRole("button", { name: "Edit" }).click();
