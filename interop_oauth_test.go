@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -87,10 +86,16 @@ func oauthGrant(t *testing.T, u *baUser, scope, resource string) (accessToken, i
 // expired one, an ID token and one without tasks:write (for a write) are
 // refused. The app's own JWT keeps working.
 func TestInteropOAuthProvider(t *testing.T) {
+	for name, database := range bothStores {
+		t.Run(name, func(t *testing.T) { testInteropOAuthProvider(t, database(t)) })
+	}
+}
+
+func testInteropOAuthProvider(t *testing.T, database string) {
 	const resource, other = "https://tasks.example.com/mcp", "https://other.example.com/mcp"
 	base, _, _ := betterAuth(t, "oauth", 0, "OAUTH_RESOURCE="+resource, "OAUTH_OTHER_RESOURCE="+other, "OAUTH_TOKEN_TTL=4")
 	alice := signUp(t, base, "alice")
-	s := start(t, baseEnv(t, filepath.Join(t.TempDir(), "t.db"), "BETTER_AUTH_SECRET=", "BETTER_AUTH_URL="+base,
+	s := start(t, baseEnv(t, database, "BETTER_AUTH_SECRET=", "BETTER_AUTH_URL="+base,
 		"MCP=true", "MCP_RESOURCE="+resource, "JWT_LEEWAY=0s"))
 	rpc := func(tok, tool, args string) (int, string) {
 		t.Helper()

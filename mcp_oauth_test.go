@@ -11,6 +11,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"taskbolt/auth/authtest"
+	"taskbolt/store/postgres/pgtest"
 )
 
 // TestOAuthAccessTokens: the access tokens Better Auth's OAuth provider signs
@@ -19,9 +20,22 @@ import (
 // routes; a token for another resource, expired, of another type, bound to
 // a DPoP key, or an ID token, is a 401.
 func TestOAuthAccessTokens(t *testing.T) {
+	for name, database := range bothStores {
+		t.Run(name, func(t *testing.T) { testOAuthAccessTokens(t, database(t)) })
+	}
+}
+
+// bothStores are the DATABASE_URLs of a test on each store (the PostgreSQL
+// one skips, saying so, without a server).
+var bothStores = map[string]func(t *testing.T) string{
+	"bolt":     func(t *testing.T) string { return filepath.Join(t.TempDir(), "t.db") },
+	"postgres": func(t *testing.T) string { return pgtest.Schema(t) },
+}
+
+func testOAuthAccessTokens(t *testing.T, database string) {
 	key := authtest.NewKey(t, "EdDSA", "k1")
 	jwks := authtest.NewJWKSServer(t, key)
-	s := start(t, baseEnv(t, filepath.Join(t.TempDir(), "oauth.db"), "BETTER_AUTH_URL="+jwks.URL, "MCP=true"))
+	s := start(t, baseEnv(t, database, "BETTER_AUTH_URL="+jwks.URL, "MCP=true"))
 	issuer, resource := jwks.URL+"/api/auth", s.url+"/mcp"
 	now := time.Now()
 	access := func(mod map[string]any) string {
