@@ -15,6 +15,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"taskbolt/api"
+	"taskbolt/api/metrics"
 	"taskbolt/auth/hs256"
 	"taskbolt/store"
 )
@@ -505,5 +506,26 @@ func TestMCPWritesReachOpenStreams(t *testing.T) {
 	call(t, agent, "delete_task", map[string]any{"task_id": added.TaskID})
 	if ev := s.next(); ev.name != "task.deleted" || ev.data != fmt.Sprintf(`{"id":%d}`, added.TaskID) {
 		t.Fatalf("after delete_task: %+v", ev)
+	}
+}
+
+// TestMCPToolsInMetrics: a tool call is counted under its tool's name, and
+// its store operation as the REST one is.
+func TestMCPToolsInMetrics(t *testing.T) {
+	m := metrics.New()
+	e := newEnv(t, api.Config{Observer: m, MetricsHandler: m.Handler(), MCP: &api.MCPConfig{}})
+	s := e.mcpSession("alice")
+	call(t, s, "add_task", map[string]any{"title": "counted"})
+	call(t, s, "list_tasks", nil)
+	body := string(e.do("GET", "/metrics", "", "").body)
+	for _, want := range []string{
+		`taskbolt_http_requests_total{method="POST",route="/mcp add_task",status="200"} 1`,
+		`taskbolt_http_requests_total{method="POST",route="/mcp list_tasks",status="200"} 1`,
+		`taskbolt_store_operation_duration_seconds_count{op="create",outcome="ok"} 1`,
+		`taskbolt_store_operation_duration_seconds_count{op="list",outcome="ok"} 1`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %s", want)
+		}
 	}
 }
