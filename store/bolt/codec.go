@@ -280,40 +280,24 @@ func decodeHeaderV1(v []byte) (header, error) {
 }
 
 // decodeTask copies the stored value of owner's task id into a Task; the
-// result does not alias v.
+// result does not alias v. The header holds every field but the text, in
+// every format (format 1's missing ones are their zero values).
 func decodeTask(owner string, id uint64, v []byte) (store.Task, error) {
 	h, err := decodeHeader(v)
 	if err != nil {
 		return store.Task{}, err
 	}
-	var t store.Task
-	if h.format == valueFormat {
-		var room [store.MaxTags][]byte
-		x, err := readText(&h, room[:0])
-		if err != nil {
-			return store.Task{}, err
-		}
-		t.Title = string(x.title)
-		if x.desc != nil {
-			d := string(x.desc)
-			t.Description = &d
-		}
-		t.Tags = make([]string, len(x.tags))
-		for i, tag := range x.tags {
-			t.Tags[i] = string(tag)
-		}
-	} else if err := json.Unmarshal(h.body, &t); err != nil {
-		return store.Task{}, fmt.Errorf("%w: %v", errCorrupt, err)
+	title, desc, tags, err := textFields(h)
+	if err != nil {
+		return store.Task{}, err
 	}
-	t.ID, t.UserID = id, owner
-	t.Completed, t.Spawned = h.completed, h.spawned
-	t.CreatedAt = time.UnixMicro(h.created).UTC()
-	t.UpdatedAt = time.UnixMicro(h.updated).UTC()
-	if h.format != v1Format {
-		t.Priority, t.Recurrence = h.priority, h.recurrence
-		t.DueDate, t.RemindAt = microTime(h.hasDue, h.due), microTime(h.hasRemind, h.remind)
+	if tags == nil {
+		tags = []string{}
 	}
-	return t, nil
+	return store.Task{ID: id, UserID: owner, Title: title, Description: desc, Tags: tags,
+		Completed: h.completed, Spawned: h.spawned, Priority: h.priority, Recurrence: h.recurrence,
+		DueDate: microTime(h.hasDue, h.due), RemindAt: microTime(h.hasRemind, h.remind),
+		CreatedAt: time.UnixMicro(h.created).UTC(), UpdatedAt: time.UnixMicro(h.updated).UTC()}, nil
 }
 
 // taskView is room appendValueJSON reuses from task to task of a list.
@@ -433,7 +417,8 @@ func textFields(h header) (title string, desc *string, tags []string, err error)
 	if h.format != valueFormat {
 		return jsonTextFields(h.body)
 	}
-	x, err := readText(&h, nil)
+	var room [store.MaxTags][]byte
+	x, err := readText(&h, room[:0])
 	if err != nil {
 		return "", nil, nil, err
 	}
@@ -441,8 +426,9 @@ func textFields(h header) (title string, desc *string, tags []string, err error)
 		d := string(x.desc)
 		desc = &d
 	}
-	for _, tag := range x.tags {
-		tags = append(tags, string(tag))
+	tags = make([]string, len(x.tags))
+	for i, tag := range x.tags {
+		tags[i] = string(tag)
 	}
 	return string(x.title), desc, tags, nil
 }
