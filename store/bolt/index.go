@@ -336,7 +336,7 @@ func indexAll(u *userBuckets, tasks []*store.Task) error {
 	for k := range sortBuckets {
 		entries = entries[:0]
 		for _, t := range tasks {
-			entries = sortEntries(entries, k, t)
+			entries = sortEntries(entries, k, t, headsOf(t)) // again per sort: holding every task's would cost the memory saved
 		}
 		slices.SortFunc(entries, byKey)
 		p := u.sortBucket(k)
@@ -389,9 +389,10 @@ type indexEntry struct {
 // one entry per tag.
 func indexEntries(t *store.Task) []indexEntry {
 	out := make([]indexEntry, 0, len(sortBuckets)*(1+len(t.Tags)))
+	heads := headsOf(t)
 	var es []entry
 	for _, k := range store.SortKeys {
-		es = sortEntries(es[:0], store.SortKey(k), t)
+		es = sortEntries(es[:0], store.SortKey(k), t, heads)
 		for _, e := range es {
 			out = append(out, indexEntry{store.SortKey(k), e.k, e.v})
 		}
@@ -399,18 +400,33 @@ func indexEntries(t *store.Task) []indexEntry {
 	return out
 }
 
+// entryHeads are what t's entries in every sort bucket share: the due date,
+// the value of its base entry, and each tag's stream prefix.
+type entryHeads struct {
+	due  []byte
+	tags [][]byte
+}
+
+func headsOf(t *store.Task) entryHeads {
+	var h entryHeads
+	if t.DueDate != nil {
+		h.due = binary.BigEndian.AppendUint64(nil, uint64(t.DueDate.UnixMicro()))
+	}
+	h.tags = make([][]byte, len(t.Tags))
+	for i, tag := range t.Tags {
+		h.tags[i] = tagPrefix(store.FoldTag(tag))
+	}
+	return h
+}
+
 // sortEntries appends t's entries in the bucket of sort sk to dst: one in
 // its base stream (with the due date as its value, for due_before and
 // overdue), one in each tag's.
-func sortEntries(dst []entry, sk store.SortKey, t *store.Task) []entry {
+func sortEntries(dst []entry, sk store.SortKey, t *store.Task, heads entryHeads) []entry {
 	part := sortPart(sk, t)
-	var due []byte
-	if t.DueDate != nil {
-		due = binary.BigEndian.AppendUint64(nil, uint64(t.DueDate.UnixMicro()))
-	}
-	dst = append(dst, entry{append(basePrefix(statusByte(t.Completed), t.Priority), part...), due})
-	for _, tag := range t.Tags {
-		dst = append(dst, entry{append(tagPrefix(store.FoldTag(tag)), part...), nil})
+	dst = append(dst, entry{append(basePrefix(statusByte(t.Completed), t.Priority), part...), heads.due})
+	for _, tp := range heads.tags {
+		dst = append(dst, entry{append(slices.Clip(tp), part...), nil})
 	}
 	return dst
 }
