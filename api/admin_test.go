@@ -94,12 +94,18 @@ func TestMissingCapabilityIs501(t *testing.T) {
 // fill gives alice enough tasks to make a database of about mb megabytes.
 func fill(t *testing.T, s store.Loader, mb int) {
 	t.Helper()
+	fillAs(t, s, "alice", mb)
+}
+
+// fillAs is fill for owner.
+func fillAs(t *testing.T, s store.Loader, owner string, mb int) {
+	t.Helper()
 	desc := strings.Repeat("d", 900)
 	tasks := make([]store.Task, mb*1000)
 	for i := range tasks {
 		tasks[i] = store.Task{Title: "filler", Description: &desc}
 	}
-	if _, err := s.Load(context.Background(), "alice", 0, tasks); err != nil {
+	if _, err := s.Load(context.Background(), owner, 0, tasks); err != nil {
 		t.Fatal(err)
 	}
 }
