@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -47,6 +48,11 @@ const DefaultStallTimeout = 30 * time.Second
 
 // longChunk is the most a longResponse buffers before it sends a chunk.
 const longChunk = 64 << 10
+
+// longSendBuffer is a long response's socket send buffer: 256 KiB, which
+// the kernel doubles, drains in a quarter of a second at 1 MB/s and still
+// keeps a 100 ms link busy at 5 MB/s.
+const longSendBuffer = 256 << 10
 
 // chunkHeadRoom is room before a chunk for its size line: up to 8 hex digits
 // and CRLF.
@@ -124,10 +130,21 @@ func (w *longResponse) Flush() error {
 	return nil
 }
 
-// send writes b to the connection within StallTimeout.
+// send writes b to the connection, cutting it once StallTimeout passes with
+// no byte taken: a slow reader that keeps taking bytes is never cut, however
+// long one chunk takes it (a deadline that only the whole chunk could meet
+// with the kernel's wake-ups had to meet could cut a steady slow reader).
 func (w *longResponse) send(b []byte) error {
-	w.conn.SetWriteDeadline(time.Now().Add(w.timeout))
-	if _, err := w.conn.Write(b); err != nil {
+	for {
+		w.conn.SetWriteDeadline(time.Now().Add(w.timeout))
+		n, err := w.conn.Write(b)
+		b = b[n:]
+		if err == nil {
+			return nil
+		}
+		if n > 0 && errors.Is(err, os.ErrDeadlineExceeded) {
+			continue // slow, not stalled
+		}
 		w.err = err
 		select {
 		case <-w.gone:
@@ -136,7 +153,6 @@ func (w *longResponse) send(b []byte) error {
 		}
 		return w.err
 	}
-	return nil
 }
 
 // finish ends the body with the last chunk, so the client knows it is whole.
@@ -251,6 +267,14 @@ func (a *app) serveLong(c *fiber.Ctx, body func(w *longResponse) error) {
 	ctx := c.Context()
 	ctx.HijackSetNoResponse(true)
 	ctx.Hijack(func(conn net.Conn) {
+		if tcp, ok := conn.(*net.TCPConn); ok {
+			// The kernel wakes a blocked writer once half its send buffer
+			// has drained; autotuned to megabytes, that half can take a
+			// slow reader longer than the stall timeout even while it
+			// reads steadily. A fixed buffer keeps a wake well inside it
+			// (and a slow client's kernel memory bounded).
+			tcp.SetWriteBuffer(longSendBuffer)
+		}
 		w := &longResponse{conn: conn, timeout: a.cfg.StallTimeout, gone: make(chan struct{}), chunked: chunked,
 			buf: make([]byte, chunkHeadRoom, chunkHeadRoom+longChunk+2)}
 		a.long.add(w)
