@@ -8,6 +8,7 @@
 //	users/<user_id>/tasks/<id>      = the task in a small binary record (codec.go)
 //	users/<user_id>/idx, rec, counts  the indexes of a user past IndexAfter tasks (index.go)
 //	users/<user_id>/logtail, log/<seq>  the user's change log (changes.go)
+//	users/<user_id>/convs, msgs     the user's chat conversations (chat.go)
 //	reminders/<remind_at><owner>\0<id>  reminders still to fire (reminders.go)
 //	idempotency/<owner>\0<key>       recorded outcomes of Idempotency-Keys (idempotency.go)
 //
@@ -100,6 +101,8 @@ var (
 	_ store.Store      = (*Store)(nil)
 	_ store.JSONLister = (*Store)(nil)
 	_ store.Changelog  = (*Store)(nil)
+	_ store.ChatStore  = (*Store)(nil)
+	_ store.ChatDumper = (*Store)(nil)
 )
 
 // Open opens or creates the taskbolt database at path. It fails fast with a

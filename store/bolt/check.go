@@ -34,6 +34,9 @@ func (s *Store) Check(ctx context.Context) error {
 			if err := checkUser(string(name), users.Bucket(name), s.indexAfter); err != nil {
 				return fmt.Errorf("user %q: %w", name, err)
 			}
+			if err := checkChats(users.Bucket(name)); err != nil {
+				return fmt.Errorf("user %q: %w", name, err)
+			}
 			return nil
 		})
 	})
@@ -45,6 +48,9 @@ func checkUser(owner string, user *bbolt.Bucket, indexAfter int) error {
 		return err
 	}
 	if u.tasks == nil {
+		if user.Bucket(convsBucket) != nil && user.Sequence() == 0 {
+			return nil // a user who has only chatted
+		}
 		return errors.New("tasks bucket missing")
 	}
 	wantIdx := map[store.SortKey]map[string]string{}

@@ -206,7 +206,7 @@ func (s *Store) Reset(ctx context.Context) error {
 	if err := s.open(ctx); err != nil {
 		return err
 	}
-	_, err := s.pool.Exec(ctx, `TRUNCATE taskbolt_tasks, taskbolt_users, taskbolt_changes, taskbolt_idempotency`)
+	_, err := s.pool.Exec(ctx, `TRUNCATE taskbolt_tasks, taskbolt_users, taskbolt_changes, taskbolt_idempotency, taskbolt_conversations, taskbolt_messages`)
 	return classify(ctx, err)
 }
 
@@ -217,7 +217,7 @@ func (s *Store) Size(ctx context.Context) (int64, error) {
 	}
 	var n int64
 	err := s.pool.QueryRow(ctx, `SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint FROM pg_class c
-		WHERE c.relname IN ('taskbolt_tasks', 'taskbolt_users') AND pg_table_is_visible(c.oid)`).Scan(&n)
+		WHERE c.relname IN ('taskbolt_tasks', 'taskbolt_users', 'taskbolt_conversations', 'taskbolt_messages') AND pg_table_is_visible(c.oid)`).Scan(&n)
 	return n, classify(ctx, err)
 }
 
@@ -288,7 +288,11 @@ func (s *Store) Check(ctx context.Context) error {
 	if err := rows.Err(); err != nil {
 		return classify(ctx, err)
 	}
-	if len(problems) > 0 {
+	chats, err := s.checkChats(ctx)
+	if err != nil {
+		return err
+	}
+	if problems = append(problems, chats...); len(problems) > 0 {
 		return errors.New(strings.Join(problems, "; "))
 	}
 	return nil

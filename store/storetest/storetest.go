@@ -66,6 +66,10 @@ func Run(t *testing.T, h Harness) {
 	t.Run("Idempotency", func(t *testing.T) { testIdempotency(t, open(t)) })
 	t.Run("Reminders", func(t *testing.T) { testReminders(t, open(t)) })
 	t.Run("DeleteWithReminders", func(t *testing.T) { testDeleteCompleted(t, open(t)) })
+	t.Run("Chat", func(t *testing.T) { testChat(t, open(t)) })
+	t.Run("ChatIdempotency", func(t *testing.T) { testChatIdempotency(t, open(t)) })
+	t.Run("ChatConcurrent", func(t *testing.T) { testChatConcurrent(t, open(t)) })
+	t.Run("ChatDumpAndLoad", func(t *testing.T) { testChatDumpAndLoad(t, open(t), open(t)) })
 	t.Run("Reopen", func(t *testing.T) {
 		if h.Reopen == nil {
 			t.Skip("store has no persistence")
