@@ -17,6 +17,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"time"
 
 	"taskbolt/store"
@@ -25,8 +27,9 @@ import (
 const (
 	Format = "taskbolt-export"
 	// Version 2 added priority, tags, due_date, recurrence, remind_at and
-	// spawned; a version-1 document reads as tasks without them.
-	Version = 2
+	// spawned; a version-1 document reads as tasks without them. Version 3
+	// added each user's conversations with the chat assistant.
+	Version = 3
 )
 
 // User is one user's part of a document.
@@ -34,6 +37,9 @@ type User struct {
 	UserID string `json:"user_id"`
 	LastID uint64 `json:"last_id,omitempty"`
 	Tasks  []Task `json:"tasks"`
+	// Conversations are the user's chats, each with its messages, ids and
+	// times as stored.
+	Conversations []store.Conversation `json:"conversations,omitempty"`
 }
 
 // Task is a task as exported; on import only Title is required.
@@ -86,13 +92,30 @@ type Document struct {
 // Export writes every user's tasks (or only user's, when not empty) to w as
 // one document, streaming user by user, and reports the running task count
 // to progress. It returns the number of tasks written.
+//
+// A store that keeps conversations (store.ChatDumper) has them read first
+// and written with their user's tasks; a user who has only chatted is
+// written after the others, with no tasks.
 func Export(ctx context.Context, d store.Dumper, w io.Writer, user string, progress func(tasks int)) (int, error) {
+	chats := map[string][]store.Conversation{}
+	if cd, ok := d.(store.ChatDumper); ok {
+		err := cd.DumpChats(ctx, func(owner string, convs []store.Conversation) error {
+			if user == "" || owner == user {
+				chats[owner] = slices.Clone(convs)
+			}
+			return nil
+		})
+		if err != nil {
+			return 0, err
+		}
+	}
 	dw := newWriter(w, progress)
 	err := d.Dump(ctx, func(owner string, lastID uint64, tasks []store.Task) error {
 		if user != "" && owner != user {
 			return nil
 		}
-		u := User{UserID: owner, LastID: lastID, Tasks: make([]Task, len(tasks))}
+		u := User{UserID: owner, LastID: lastID, Tasks: make([]Task, len(tasks)), Conversations: chats[owner]}
+		delete(chats, owner)
 		for i, t := range tasks {
 			u.Tasks[i] = fromStore(&t)
 		}
@@ -100,6 +123,11 @@ func Export(ctx context.Context, d store.Dumper, w io.Writer, user string, progr
 	})
 	if err != nil {
 		return dw.tasks, err
+	}
+	for _, owner := range slices.Sorted(maps.Keys(chats)) {
+		if err := dw.user(User{UserID: owner, Tasks: []Task{}, Conversations: chats[owner]}); err != nil {
+			return dw.tasks, err
+		}
 	}
 	return dw.tasks, dw.close()
 }
@@ -254,6 +282,11 @@ func (u User) Validate() error {
 	if !store.ValidUserID(u.UserID) {
 		errs = append(errs, fmt.Errorf("user_id %q is not 1-128 visible ASCII characters without '/'", u.UserID))
 	}
+	for j, c := range u.Conversations {
+		if err := validConversation(c); err != nil {
+			errs = append(errs, fmt.Errorf("conversations[%d]: %w", j, err))
+		}
+	}
 	for j, t := range u.Tasks {
 		if _, err := t.toStore(); err != nil {
 			errs = append(errs, fmt.Errorf("tasks[%d]: %w", j, err))
@@ -364,7 +397,35 @@ func (u User) Load(ctx context.Context, l store.Loader) (int, error) {
 	if _, err := l.Load(ctx, u.UserID, u.LastID, tasks); err != nil {
 		return 0, fmt.Errorf("user %q: %w", u.UserID, err)
 	}
+	if len(u.Conversations) > 0 {
+		cl, ok := l.(store.ChatDumper)
+		if !ok {
+			return len(tasks), fmt.Errorf("user %q: this store keeps no conversations", u.UserID)
+		}
+		if err := cl.LoadChats(ctx, u.UserID, u.Conversations); err != nil {
+			return len(tasks), fmt.Errorf("user %q: conversations: %w", u.UserID, err)
+		}
+	}
 	return len(tasks), nil
+}
+
+// validConversation checks what LoadChats needs of an imported conversation.
+func validConversation(c store.Conversation) error {
+	var errs []error
+	if c.ID == 0 {
+		errs = append(errs, errors.New("id is required"))
+	}
+	for i, m := range c.Messages {
+		switch {
+		case m.ID == 0:
+			errs = append(errs, fmt.Errorf("messages[%d]: id is required", i))
+		case m.Role != store.RoleUser && m.Role != store.RoleAssistant:
+			errs = append(errs, fmt.Errorf("messages[%d]: role %q is neither user nor assistant", i, m.Role))
+		case m.ToolCalls != nil && !json.Valid(m.ToolCalls):
+			errs = append(errs, fmt.Errorf("messages[%d]: tool_calls is not JSON", i))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Batches splits a user's part into parts whose tasks take at most maxBytes
@@ -388,5 +449,25 @@ func (u User) Batches(maxBytes int) ([]User, error) {
 		cur.Tasks = append(cur.Tasks, t)
 		size += len(b) + 1
 	}
-	return append(out, cur), nil
+	out = append(out, cur)
+	// Conversations follow, in parts of their own: a conversation is
+	// loaded whole, so a part holds at least one.
+	var convs []store.Conversation
+	size = brackets
+	for _, c := range u.Conversations {
+		b, err := json.Marshal(c)
+		if err != nil {
+			return nil, err
+		}
+		if len(convs) > 0 && size+len(b)+1 > maxBytes {
+			out = append(out, User{UserID: u.UserID, LastID: u.LastID, Tasks: []Task{}, Conversations: convs})
+			convs, size = nil, brackets
+		}
+		convs = append(convs, c)
+		size += len(b) + 1
+	}
+	if len(convs) > 0 {
+		out = append(out, User{UserID: u.UserID, LastID: u.LastID, Tasks: []Task{}, Conversations: convs})
+	}
+	return out, nil
 }

@@ -132,7 +132,78 @@ func TestImportVersion1(t *testing.T) {
 	}
 	var out bytes.Buffer
 	dump.Export(context.Background(), s, &out, "", nil)
-	if !strings.HasPrefix(out.String(), `{"format":"taskbolt-export","version":2,`) {
+	if !strings.HasPrefix(out.String(), `{"format":"taskbolt-export","version":3,`) {
 		t.Errorf("export header %.60s", out.String())
+	}
+}
+
+// TestConversationsRoundTrip exports a user's tasks with their
+// conversations and a user who has only chatted, reads the document back,
+// and imports it (whole, and in small batches) into a fresh store: the
+// conversations, messages, ids and times come back as they were.
+func TestConversationsRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	src, err := bolt.Open(filepath.Join(t.TempDir(), "src.db"), bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	src.Create(ctx, "alice", store.NewTask{Title: "a task"})
+	conv, _, _ := src.AddMessage(ctx, "alice", 0, store.NewMessage{Role: store.RoleUser, Content: "add milk"})
+	src.AddMessage(ctx, "alice", conv.ID, store.NewMessage{Role: store.RoleAssistant, Content: "Added.",
+		ToolCalls: json.RawMessage(`[{"name":"add_task","arguments":{"title":"milk"},"result":{"task_id":2},"is_error":false}]`)})
+	for i := range 5 {
+		src.AddMessage(ctx, "zed", 0, store.NewMessage{Role: store.RoleUser, Content: strings.Repeat("long words ", 20) + string(rune('a'+i))})
+	}
+	var buf bytes.Buffer
+	if _, err := dump.Export(ctx, src, &buf, "", nil); err != nil {
+		t.Fatal(err)
+	}
+	doc, err := dump.Read(bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, buf.String())
+	}
+	if len(doc.Users) != 2 || len(doc.Users[0].Conversations) != 1 || len(doc.Users[0].Conversations[0].Messages) != 2 ||
+		doc.Users[1].UserID != "zed" || len(doc.Users[1].Tasks) != 0 || len(doc.Users[1].Conversations) != 5 {
+		t.Fatalf("the export's users: %s", buf.String())
+	}
+	dumpChats := func(s *bolt.Store) string {
+		var all []store.Conversation
+		s.DumpChats(ctx, func(_ string, convs []store.Conversation) error { all = append(all, convs...); return nil })
+		b, _ := json.Marshal(all)
+		return string(b)
+	}
+	want := dumpChats(src)
+	for _, batch := range []int{1 << 20, 300} {
+		dst, err := bolt.Open(filepath.Join(t.TempDir(), "dst.db"), bolt.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range doc.Users {
+			parts, err := u.Batches(batch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if batch == 300 && u.UserID == "zed" && len(parts) < 3 {
+				t.Fatalf("zed's five conversations in %d parts of at most 300 bytes", len(parts))
+			}
+			for _, p := range parts {
+				if _, err := p.Load(ctx, dst); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if got := dumpChats(dst); got != want {
+			t.Fatalf("batches of %d: imported\n%s\nwant\n%s", batch, got, want)
+		}
+		if err := dst.Check(ctx); err != nil {
+			t.Fatal(err)
+		}
+		dst.Close()
+	}
+	// A message that no store would have written is refused, with where.
+	bad := strings.Replace(buf.String(), `"role":"assistant"`, `"role":"system"`, 1)
+	if _, err := dump.Read(strings.NewReader(bad)); err == nil || !strings.Contains(err.Error(), "conversations[0]: messages[1]: role") {
+		t.Fatalf("a system message imported: %v", err)
 	}
 }
