@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"net"
+	"net/url"
 	"os"
 	"reflect"
 	"slices"
@@ -47,6 +48,12 @@ type config struct {
 	MetricsAddr              string        `env:"METRICS_ADDR"`
 	MCP                      *bool         `env:"MCP"` // unset: on with --dev only
 	MCPResource              string        `env:"MCP_RESOURCE"`
+	OpenAIBaseURL            string        `env:"OPENAI_BASE_URL"`
+	OpenAIAPIKey             string        `env:"OPENAI_API_KEY"`
+	ChatModel                string        `env:"CHAT_MODEL" envDefault:"gpt-4o-mini"`
+	ChatTimeout              time.Duration `env:"CHAT_TIMEOUT" envDefault:"60s"`
+	ChatRateLimit            int           `env:"CHAT_RATE_LIMIT" envDefault:"20"`
+	ChatHistoryTokens        int           `env:"CHAT_HISTORY_TOKENS" envDefault:"6000"`
 	BetterAuthURL            string        `env:"BETTER_AUTH_URL"`
 	JWKSURL                  string        `env:"BETTER_AUTH_JWKS_URL"`
 	SessionIntrospection     bool          `env:"AUTH_SESSION_INTROSPECTION"`
@@ -71,6 +78,10 @@ type config struct {
 	// BETTER_AUTH_SECRETS, then BETTER_AUTH_SECRET as the legacy fallback.
 	previousSecrets []string
 }
+
+// chatConfigured: an OpenAI key, or the URL of an OpenAI-compatible
+// server (a local one needs no key).
+func (c config) chatConfigured() bool { return c.OpenAIAPIKey != "" || c.OpenAIBaseURL != "" }
 
 // envFile is read for settings the environment does not set. TASKBOLT_ENV_FILE
 // names another file; set to empty, it reads none.
@@ -198,6 +209,20 @@ func (c config) validate() error {
 	}
 	if c.EventsHeartbeat < time.Second || c.EventsHeartbeat > 5*time.Minute {
 		errs = append(errs, fmt.Errorf("EVENTS_HEARTBEAT %v must be between 1s and 5m (proxies close a stream that is quiet for longer)", c.EventsHeartbeat))
+	}
+	if c.ChatTimeout < time.Second || c.ChatTimeout > 10*time.Minute {
+		errs = append(errs, fmt.Errorf("CHAT_TIMEOUT %v must be between 1s and 10m", c.ChatTimeout))
+	}
+	if c.ChatRateLimit < 0 {
+		errs = append(errs, errors.New("CHAT_RATE_LIMIT must be >= 0 turns a minute (0 is no limit)"))
+	}
+	if c.ChatHistoryTokens < 500 {
+		errs = append(errs, fmt.Errorf("CHAT_HISTORY_TOKENS %d must be at least 500", c.ChatHistoryTokens))
+	}
+	if c.OpenAIBaseURL != "" {
+		if u, err := url.Parse(c.OpenAIBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("OPENAI_BASE_URL %q is not an http(s) URL, like http://127.0.0.1:11434/v1", c.OpenAIBaseURL))
+		}
 	}
 	if c.BodyLimit <= 0 {
 		errs = append(errs, errors.New("BODY_LIMIT must be a positive number of bytes"))

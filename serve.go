@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"taskbolt/api"
+	"taskbolt/api/agent"
 	"taskbolt/api/metrics"
 	"taskbolt/auth/hs256"
 	"taskbolt/store"
@@ -90,6 +92,17 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 	if mcpOn := cfg.MCP; mcpOn != nil && *mcpOn || mcpOn == nil && *dev {
 		apiCfg.MCP = &api.MCPConfig{Resource: cfg.MCPResource, AuthorizationServers: cfg.authorizationServers()}
 	}
+	rateLimit := cfg.ChatRateLimit
+	if rateLimit == 0 {
+		rateLimit = -1 // 0 turns the limit off; api's 0 is its default
+	}
+	apiCfg.Chat = &api.ChatConfig{Timeout: cfg.ChatTimeout, RateLimit: rateLimit}
+	if cfg.chatConfigured() {
+		apiCfg.Chat.Agent = agent.New(agent.Config{BaseURL: cfg.OpenAIBaseURL, APIKey: cfg.OpenAIAPIKey, Model: cfg.ChatModel,
+			HistoryTokens: cfg.ChatHistoryTokens})
+	} else {
+		log.Info("chat is not configured: POST /api/{user_id}/chat answers 501; set OPENAI_API_KEY, or OPENAI_BASE_URL for a local OpenAI-compatible server")
+	}
 	if m != nil {
 		apiCfg.Observer = m
 		if cfg.Metrics && cfg.MetricsAddr == "" {
@@ -110,7 +123,8 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 	}
 	baseURL := "http://" + displayAddr(ln.Addr())
 	log.Info("taskbolt started", "version", version, "url", baseURL, "database", cfg.describeDatabase(),
-		"cors_origins", strings.Join(cfg.CORSOrigins, ","), "admin", cfg.AdminToken != "", "mcp", apiCfg.MCP != nil)
+		"cors_origins", strings.Join(cfg.CORSOrigins, ","), "admin", cfg.AdminToken != "", "mcp", apiCfg.MCP != nil,
+		"chat", chatState(cfg))
 	if *readyFile != "" {
 		if err := atomicfile.Write(*readyFile, func(w io.Writer) error { _, err := fmt.Fprintln(w, baseURL); return err }, nil); err != nil {
 			ln.Close()
@@ -265,4 +279,19 @@ func background(ctx context.Context, st store.Store, log *slog.Logger) (stop fun
 		})
 	}
 	return func() { cancel(); wg.Wait() }
+}
+
+// chatState is how the start line describes chat: off, or the model and
+// where it is served.
+func chatState(cfg config) string {
+	if !cfg.chatConfigured() {
+		return "off"
+	}
+	where := "api.openai.com"
+	if cfg.OpenAIBaseURL != "" {
+		if u, err := url.Parse(cfg.OpenAIBaseURL); err == nil {
+			where = u.Host // never the key, nor a URL's user info
+		}
+	}
+	return cfg.ChatModel + " at " + where
 }

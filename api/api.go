@@ -72,6 +72,10 @@ type Config struct {
 	MetricsHandler http.Handler
 	// MCP, when set, serves the task tools for agents at /mcp (mcp.go).
 	MCP *MCPConfig
+	// Chat configures POST /api/{user_id}/chat (chat.go); nil or without
+	// an agent, the route answers 501. The conversation routes are served
+	// whenever the store keeps conversations.
+	Chat *ChatConfig
 }
 
 // MCPConfig configures the MCP door.
@@ -175,6 +179,10 @@ func New(cfg Config) *fiber.App {
 	tasks.Delete("/:id", with(a.deleteTask)...)
 	f.Get("/api/:user_id/tags", with(a.listTags)...)
 	f.Get("/api/:user_id/events", with(a.events)...)
+	f.Post("/api/:user_id/chat", append(with(a.chatLimit()), a.chat)...)
+	f.Get("/api/:user_id/conversations", with(a.conversations)...)
+	f.Get("/api/:user_id/conversations/:id/messages", with(a.messages)...)
+	f.Delete("/api/:user_id/conversations/:id", with(a.deleteConversation)...)
 	a.adminRoutes(f)
 	if cfg.MCP != nil {
 		f.Post("/mcp", append(guard(cfg, ""), a.newMCP())...)

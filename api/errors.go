@@ -9,6 +9,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"taskbolt/api/agent"
 	"taskbolt/auth"
 	"taskbolt/store"
 )
@@ -68,6 +69,12 @@ var (
 	errScope            = contractError{http.StatusForbidden, "Insufficient scope"}
 	errTooManyRequests  = contractError{http.StatusTooManyRequests, "Too many requests"}
 	errInternal         = contractError{http.StatusInternalServerError, "Internal Server Error"}
+
+	// CONTRACT.md "Chat".
+	errConversationNotFound = contractError{http.StatusNotFound, "Conversation not found"}
+	errModelFailed          = contractError{http.StatusBadGateway, "The model service failed"}
+	errModelTimeout         = contractError{http.StatusGatewayTimeout, "The model service timed out"}
+	errChatOff              = contractError{http.StatusNotImplemented, "Chat is not configured"}
 )
 
 // send answers the row.
@@ -114,6 +121,10 @@ func (a *app) errorHandler(c *fiber.Ctx, err error) error {
 		return a.authFailure(c, err, errNotYours)
 	case errors.Is(err, store.ErrNotFound):
 		return errTaskNotFound.send(c)
+	case errors.Is(err, store.ErrConversationNotFound):
+		return errConversationNotFound.send(c)
+	case errors.Is(err, errTurnTimedOut), errors.Is(err, agent.ErrModel):
+		return a.chatError(rid, err).send(c)
 	case errors.Is(err, store.ErrPreconditionFailed):
 		return errPrecondition.send(c) // the handler has set the task's current ETag
 	case errors.Is(err, auth.ErrUnavailable):

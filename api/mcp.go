@@ -147,39 +147,52 @@ type mcpTool struct {
 	run  toolRun
 }
 
-// toolHandler checks the caller and the user_id assertion, runs the tool and
-// translates its outcome.
+// toolHandler is a tool behind the MCP door: the caller from the request,
+// the call run by callTool, the outcome as a tool result.
 func (a *app) toolHandler(run toolRun) mcp.ToolHandler {
 	return func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		p, ok := ctx.Value(mcpCallerKey{}).(auth.Principal)
 		if !ok || p.UserID == "" {
 			return nil, errors.New("no caller") // the route requires one: not reached
 		}
-		var args map[string]json.RawMessage
-		if len(req.Params.Arguments) > 0 && string(req.Params.Arguments) != "null" {
-			if err := json.Unmarshal(req.Params.Arguments, &args); err != nil {
-				return toolError("arguments: Input should be a valid dictionary"), nil
-			}
-		}
-		if raw, sent := args["user_id"]; sent {
-			var claimed string
-			if json.Unmarshal(raw, &claimed) != nil {
-				return toolError("user_id: Input should be a valid string"), nil
-			}
-			if claimed != p.UserID { // byte for byte, as the REST owner check
-				return toolError(errNotYours.detail), nil
-			}
-			delete(args, "user_id")
-		}
-		if scope := toolScope(req.Params.Name); !p.Allows(scope) {
-			return toolError("Insufficient scope: " + req.Params.Name + " needs " + scope), nil
-		}
-		structured, text, err := run(ctx, p.UserID, args)
-		if err != nil {
-			return a.toolFailure(ctx, req.Params.Name, err), nil
+		structured, text, refusal := a.callTool(ctx, p, req.Params.Name, req.Params.Arguments, run)
+		if refusal != "" {
+			return toolError(refusal), nil
 		}
 		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: string(text)}}, StructuredContent: structured}, nil
 	}
+}
+
+// callTool runs one tool for caller, whichever door the call came through
+// (an MCP client, the chat agent): it reads the arguments, refuses a
+// user_id that is not the caller's and a scope the credential lacks, runs
+// the tool, and returns its structured result and text, or the words of
+// its refusal (an isError result's text).
+func (a *app) callTool(ctx context.Context, p auth.Principal, name string, raw json.RawMessage, run toolRun) (structured any, text []byte, refusal string) {
+	var args map[string]json.RawMessage
+	if len(raw) > 0 && string(raw) != "null" {
+		if err := json.Unmarshal(raw, &args); err != nil {
+			return nil, nil, "arguments: Input should be a valid dictionary"
+		}
+	}
+	if claimed, sent := args["user_id"]; sent {
+		var id string
+		if json.Unmarshal(claimed, &id) != nil {
+			return nil, nil, "user_id: Input should be a valid string"
+		}
+		if id != p.UserID { // byte for byte, as the REST owner check
+			return nil, nil, errNotYours.detail
+		}
+		delete(args, "user_id")
+	}
+	if scope := toolScope(name); !p.Allows(scope) {
+		return nil, nil, "Insufficient scope: " + name + " needs " + scope
+	}
+	structured, text, err := run(ctx, p.UserID, args)
+	if err != nil {
+		return nil, nil, a.toolFailure(ctx, name, err)
+	}
+	return structured, text, ""
 }
 
 // toolError is a refused call: isError, one text block.
@@ -189,28 +202,28 @@ func toolError(text string) *mcp.CallToolResult {
 
 // toolFailure translates a tool's error as the error handler translates a
 // REST handler's: the same words, and a cause that is never shown.
-func (a *app) toolFailure(ctx context.Context, tool string, err error) *mcp.CallToolResult {
+func (a *app) toolFailure(ctx context.Context, tool string, err error) string {
 	var (
 		ve *ValidationError
 		sp *store.Problem
 	)
 	switch {
 	case errors.As(err, &ve):
-		return toolError(problemText(ve.Problems[0]))
+		return problemText(ve.Problems[0])
 	case errors.As(err, &sp):
-		return toolError(sp.Msg)
+		return sp.Msg
 	case errors.Is(err, store.ErrNotFound):
-		return toolError(errTaskNotFound.detail)
+		return errTaskNotFound.detail
 	case errors.Is(err, auth.ErrForbidden), errors.Is(err, store.ErrInvalidOwner):
-		return toolError(errNotYours.detail)
+		return errNotYours.detail
 	case errors.Is(err, store.ErrPreconditionFailed):
-		return toolError(errPrecondition.detail)
+		return errPrecondition.detail
 	case errors.Is(err, store.ErrUnavailable):
 		a.log.Error("store unavailable", "tool", tool, "err", err)
-		return toolError("Storage unavailable, try again shortly")
+		return "Storage unavailable, try again shortly"
 	}
 	a.log.Error("internal error", "tool", tool, "err", err)
-	return toolError(errInternal.detail)
+	return errInternal.detail
 }
 
 // problemText is a validation problem as a tool error's text: the field it

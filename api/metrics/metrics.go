@@ -30,6 +30,8 @@ type Metrics struct {
 	streamsEnded   *prometheus.CounterVec
 	eventsSent     prometheus.Counter
 	streamsRefused prometheus.Counter
+	chatTurns      *prometheus.HistogramVec
+	chatTokens     *prometheus.CounterVec
 }
 
 // New registers every metric.
@@ -61,7 +63,12 @@ func New() *Metrics {
 	m.eventsSent = prometheus.NewCounter(prometheus.CounterOpts{Name: "taskbolt_events_sent_total", Help: "Events sent on event streams."})
 	m.streamsRefused = prometheus.NewCounter(prometheus.CounterOpts{Name: "taskbolt_event_streams_refused_total",
 		Help: "Event streams refused: the user already had the most allowed on this replica."})
-	reg.MustRegister(m.streamsOpen, m.streamsEnded, m.eventsSent, m.streamsRefused)
+	m.chatTurns = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "taskbolt_chat_turn_duration_seconds",
+		Help:    "Chat turns by outcome (ok, model_error, timeout, error), model time included.",
+		Buckets: []float64{.05, .1, .25, .5, 1, 2.5, 5, 10, 20, 30, 60, 120}}, []string{"outcome"})
+	m.chatTokens = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "taskbolt_chat_tokens_total",
+		Help: "Tokens the model reported using, by model and kind (prompt, completion)."}, []string{"model", "kind"})
+	reg.MustRegister(m.streamsOpen, m.streamsEnded, m.eventsSent, m.streamsRefused, m.chatTurns, m.chatTokens)
 	reg.MustRegister(m.requests, m.latency, m.authFailures, m.storeLatency, m.keyFetches,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -172,4 +179,16 @@ func (m *Metrics) KeyFetchHook() func(error) {
 		return nil
 	}
 	return m.KeyFetch
+}
+
+// ChatTurn implements api.ChatObserver.
+func (m *Metrics) ChatTurn(outcome string, d time.Duration) {
+	m.chatTurns.WithLabelValues(outcome).Observe(d.Seconds())
+}
+
+// ChatTokens implements api.ChatObserver. The model is the configured
+// CHAT_MODEL: one label value per server.
+func (m *Metrics) ChatTokens(model string, prompt, completion int64) {
+	m.chatTokens.WithLabelValues(model, "prompt").Add(float64(prompt))
+	m.chatTokens.WithLabelValues(model, "completion").Add(float64(completion))
 }
