@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -112,32 +114,38 @@ func parseChat(body []byte) (conversation uint64, message string, err error) {
 	return conversation, message, ve.err()
 }
 
-// fieldID reads conversation_id: an integer of at least 1, or a string of
-// digits (pydantic's lax mode).
+// fieldID reads conversation_id as pydantic reads an int with ge=1: an
+// integer, or a string of one (lax mode).
 func fieldID(ve *ValidationError, v any) (uint64, bool) {
 	loc := []any{"body", "conversation_id"}
 	var raw string
 	switch v := v.(type) {
 	case json.Number:
 		raw = v.String()
+		if f, err := v.Float64(); err == nil && strings.ContainsAny(raw, ".eE") { // 3.0 is 3, 3.5 is refused
+			if f != math.Trunc(f) {
+				ve.add(Problem{Type: "int_from_float", Loc: loc, Msg: "Input should be a valid integer, got a number with a fractional part", Input: v})
+				return 0, false
+			}
+			raw = strconv.FormatFloat(f, 'f', 0, 64)
+		}
 	case string:
 		raw = strings.TrimSpace(v)
 	default:
 		ve.add(Problem{Type: "int_type", Loc: loc, Msg: "Input should be a valid integer", Input: v})
 		return 0, false
 	}
-	id, err := parseTaskID(raw)
-	if err != nil {
-		var pe *ValidationError
-		if errors.As(err, &pe) {
-			for _, p := range pe.Problems {
-				p.Loc, p.Input = loc, v
-				ve.add(p)
-			}
-		}
+	id, err := strconv.ParseInt(raw, 10, 64)
+	switch {
+	case err != nil:
+		ve.add(Problem{Type: "int_parsing", Loc: loc, Msg: "Input should be a valid integer, unable to parse string as an integer", Input: v})
+		return 0, false
+	case id < 1:
+		ve.add(Problem{Type: "greater_than_equal", Loc: loc, Msg: "Input should be greater than or equal to 1", Input: v,
+			Ctx: map[string]any{"ge": 1}})
 		return 0, false
 	}
-	return id, true
+	return uint64(id), true
 }
 
 // chatLimit is the per-user turn limiter (CHAT_RATE_LIMIT), a fixed window
@@ -439,5 +447,9 @@ func (a *app) deleteConversation(c *fiber.Ctx) error {
 // conversationParam reads the {id} of a conversation route, as task ids
 // are read.
 func conversationParam(c *fiber.Ctx) (uint64, error) {
-	return parseTaskID(c.Params("id"))
+	id, err := parseTaskID(c.Params("id"))
+	if errors.Is(err, store.ErrNotFound) { // 0, or past every id
+		return 0, store.ErrConversationNotFound
+	}
+	return id, err
 }

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -72,6 +73,7 @@ type longResponse struct {
 	gone    chan struct{} // closed once the client has closed its side
 	err     error         // the first failure: every later write returns it
 	chunked bool          // HTTP/1.1; an HTTP/1.0 body ends when the connection closes
+	cut     atomic.Bool   // set by shutdown before it ends the connection
 	// End, when set by the body, says why a stream that ended without error
 	// ended ("client closed", "expired", "shutdown"): the log's outcome.
 	End string
@@ -142,7 +144,7 @@ func (w *longResponse) send(b []byte) error {
 		if err == nil {
 			return nil
 		}
-		if n > 0 && errors.Is(err, os.ErrDeadlineExceeded) {
+		if n > 0 && errors.Is(err, os.ErrDeadlineExceeded) && !w.cut.Load() {
 			continue // slow, not stalled
 		}
 		w.err = err
@@ -213,6 +215,7 @@ func (l *longResponses) shutdown(grace time.Duration) bool {
 	}
 	l.mu.Lock()
 	for w := range l.running {
+		w.cut.Store(true)              // and send does not take it for a slow client
 		w.conn.SetDeadline(time.Now()) // every read and write fails now
 	}
 	l.mu.Unlock()
