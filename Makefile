@@ -68,7 +68,8 @@ e2e: build example-deps ## browser test of examples/nextjs in token and cookie m
 	cd $(EXAMPLE) && NEXT_TELEMETRY_DISABLED=1 TASKBOLT_URL=http://127.0.0.1:$(E2E_TASKBOLT_PORT) \
 		BETTER_AUTH_URL=http://localhost:$(E2E_APP_PORT) BETTER_AUTH_SECRET=placeholder-for-next-build-never-used-at-run-time \
 		AUTH_DB_FILE=:memory: npx next build
-	cd $(EXAMPLE) && TASKBOLT_BIN=../../$(BIN) TASKBOLT_PORT=$(E2E_TASKBOLT_PORT) APP_PORT=$(E2E_APP_PORT) \
+	CGO_ENABLED=0 $(GO) build -o bin/scriptedmodel ./testdata/scriptedmodel
+	cd $(EXAMPLE) && TASKBOLT_BIN=../../$(BIN) MODEL_BIN=../../bin/scriptedmodel TASKBOLT_PORT=$(E2E_TASKBOLT_PORT) APP_PORT=$(E2E_APP_PORT) \
 		CHROMIUM=$$(command -v chromium) node e2e/run.mjs
 
 vet: ## go vet and a gofmt check

@@ -2,9 +2,10 @@
 // 127.0.0.1, driven through Debian's Chromium with playwright-core, in token
 // mode and in cookie mode. `make e2e` from the repository root runs it.
 //
-// Env: TASKBOLT_BIN (default ../../bin/taskbolt), CHROMIUM (/usr/bin/chromium),
+// Env: TASKBOLT_BIN (default ../../bin/taskbolt), MODEL_BIN (../../bin/scriptedmodel:
+// the scripted OpenAI-compatible model the chat panel talks to), CHROMIUM (/usr/bin/chromium),
 // TASKBOLT_PORT (18080; the port `next build` baked into the rewrites),
-// APP_PORT (13080), EVIL_PORT (13081), MODES (token,cookie), ARTIFACTS (e2e/artifacts).
+// APP_PORT (13080), EVIL_PORT (13081), MODEL_PORT (18081), MODES (token,cookie), ARTIFACTS (e2e/artifacts).
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
@@ -18,6 +19,8 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const example = path.resolve(here, "..");
 const env = process.env;
 const bin = path.resolve(example, env.TASKBOLT_BIN ?? "../../bin/taskbolt");
+const modelBin = path.resolve(example, env.MODEL_BIN ?? "../../bin/scriptedmodel");
+const modelPort = Number(env.MODEL_PORT ?? 18081);
 const tbPort = Number(env.TASKBOLT_PORT ?? 18080);
 const appPort = Number(env.APP_PORT ?? 13080);
 const evilPort = Number(env.EVIL_PORT ?? 13081);
@@ -136,6 +139,8 @@ async function runMode(browser, mode) {
     BETTER_AUTH_SECRET: secret, BETTER_AUTH_URL: app, CORS_ORIGINS: app, HOST: "127.0.0.1", PORT: String(tbPort),
     DATABASE_URL: path.join(dir, "tasks.db"), TASKBOLT_ENV_FILE: "", LOG_LEVEL: "warn",
     AUTH_COOKIES: mode === "cookie" ? "true" : "false", MCP: "true",
+    // A local OpenAI-compatible server needs no key: the base URL alone turns chat on.
+    OPENAI_BASE_URL: `http://127.0.0.1:${modelPort}/v1`, OPENAI_API_KEY: "", CHAT_MODEL: "scripted",
   });
   try {
     await waitFor(`${taskbolt}/healthz`, tb);
@@ -222,6 +227,39 @@ async function runMode(browser, mode) {
     check(true, `the open tab showed the agent's task ${Date.now() - agentAt} ms after the tool call, without a reload`);
     await a2.getByLabel("Delete Added by an agent").click();
     await a.getByText("Added by an agent", { exact: true }).waitFor({ state: "detached", timeout: 1000 });
+
+    // The chat panel: the assistant adds a task, then completes it by name (it lists first);
+    // both tabs' lists show each change live, from the tools' events.
+    const say = async (text, answer) => {
+      const chat = a.getByRole("complementary", { name: "Assistant" });
+      await chat.getByLabel("Message").fill(text);
+      await chat.getByRole("button", { name: "Send" }).click();
+      await chat.getByTestId("chat-assistant").filter({ hasText: answer }).waitFor({ timeout: 5000 });
+      return (await chat.getByTestId("chat-assistant").last().locator(".chat-calls").textContent()) ?? "";
+    };
+    const chatAt = Date.now();
+    let calls = await say("add Water the plants", `I've added "Water the plants".`);
+    check(calls.includes("add_task"), `the assistant added a task (${calls.trim()}) in ${Date.now() - chatAt} ms`);
+    await a.getByTestId("task").filter({ hasText: "Water the plants" }).waitFor({ timeout: 1000 });
+    await a2.getByText("Water the plants", { exact: true }).waitFor({ timeout: 1000 });
+    check(true, "both tabs' lists show the assistant's task without a reload");
+    calls = await say("complete Water the plants", "Done: Water the plants.");
+    check(calls.includes("list_tasks") && calls.includes("complete_task"), `the assistant completed it by name (${calls.trim()})`);
+    await a.locator('input[aria-label="Complete Water the plants"]:checked').waitFor({ timeout: 1000 });
+    await a2.locator('input[aria-label="Complete Water the plants"]:checked').waitFor({ timeout: 1000 });
+    check(true, "the completion shows in both tabs, live");
+    const convs = await a.evaluate(async ([mode, url, tb]) => {
+      const headers = mode === "cookie" ? {} : { Authorization: `Bearer ${(await (await fetch("/api/auth/token")).json()).token}` };
+      const base = mode === "cookie" ? "" : tb;
+      const list = await (await fetch(`${base}/api/${url}/conversations`, { headers, credentials: "same-origin" })).json();
+      const msgs = await (await fetch(`${base}/api/${url}/conversations/${list[0].id}/messages`, { headers, credentials: "same-origin" })).json();
+      return { list, msgs };
+    }, [mode, alice, taskbolt]);
+    check(convs.list.length === 1 && convs.list[0].title === "add Water the plants" && convs.msgs.length === 4,
+      `the conversation is stored: "${convs.list[0]?.title}", ${convs.msgs.length} messages`);
+    await shot(a, "chat");
+    await a.getByLabel("Delete Water the plants").click();
+    await a2.getByText("Water the plants", { exact: true }).waitFor({ state: "detached", timeout: 1000 });
 
     // Edits carry If-Match: a change made elsewhere meanwhile is not overwritten.
     await a2.getByTestId("task").filter({ hasText: "Write the report" }).getByRole("button", { name: "Edit" }).click();
@@ -311,6 +349,8 @@ async function runMode(browser, mode) {
 
 const t0 = Date.now();
 mkdirSync(artifacts, { recursive: true });
+const model = start("scriptedmodel", modelBin, ["-addr", `127.0.0.1:${modelPort}`, "-for", "15m"]);
+await waitFor(`http://127.0.0.1:${modelPort}/v1/models`, model);
 const server = await evilServer();
 const browser = await chromium.launch({
   executablePath: env.CHROMIUM ?? "/usr/bin/chromium",
@@ -325,4 +365,5 @@ try {
 } finally {
   await browser.close();
   server.close();
+  model.kill("SIGTERM");
 }

@@ -312,6 +312,105 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/{user_id}/chat": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description Must be the token's user, byte for byte.
+                 * @example hV2pX0yq8wQm3nZr7tLk4sBc9dFg1jEa
+                 */
+                user_id: components["parameters"]["UserID"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * One turn of the task assistant
+         * @description Stores the message, runs the agent (the MCP task tools, as the caller), stores its answer with the tool calls it made. With `Accept: text/event-stream` the turn streams `delta`, `tool_call`, `tool_result` and a last `done` event carrying this body; a failure after the headers is an `error` event with `{"detail": …}`. `Idempotency-Key` replays the first answer without asking the model again. The user's message stays stored whatever the model does.
+         */
+        post: operations["chat"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/{user_id}/conversations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description Must be the token's user, byte for byte.
+                 * @example hV2pX0yq8wQm3nZr7tLk4sBc9dFg1jEa
+                 */
+                user_id: components["parameters"]["UserID"];
+            };
+            cookie?: never;
+        };
+        /** The user's conversations, the most recently active first */
+        get: operations["listConversations"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/{user_id}/conversations/{id}/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description Must be the token's user, byte for byte.
+                 * @example hV2pX0yq8wQm3nZr7tLk4sBc9dFg1jEa
+                 */
+                user_id: components["parameters"]["UserID"];
+                /** @example 7 */
+                id: number;
+            };
+            cookie?: never;
+        };
+        /** One conversation's messages, oldest first */
+        get: operations["listMessages"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/{user_id}/conversations/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description Must be the token's user, byte for byte.
+                 * @example hV2pX0yq8wQm3nZr7tLk4sBc9dFg1jEa
+                 */
+                user_id: components["parameters"]["UserID"];
+                /** @example 7 */
+                id: number;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete a conversation and its messages */
+        delete: operations["deleteConversation"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -504,6 +603,47 @@ export interface components {
             name: string;
             count: number;
         };
+        ChatRequest: {
+            /** @description The conversation to continue; absent or null starts a new one. */
+            conversation_id?: number | null;
+            /** @description 1 to 4,000 characters after trimming. */
+            message: string;
+        };
+        ToolCall: {
+            /** @enum {string} */
+            name: "add_task" | "list_tasks" | "complete_task" | "delete_task" | "update_task";
+            /** @description The arguments the model wrote: an object, or the text it wrote when that was not JSON. */
+            arguments: unknown;
+            /** @description The tool's structured result (as MCP's structuredContent), or {"detail": …} for an error. */
+            result: Record<string, never>;
+            is_error: boolean;
+        };
+        ChatResponse: {
+            conversation_id: number;
+            response: string;
+            tool_calls: components["schemas"]["ToolCall"][];
+        };
+        Conversation: {
+            id: number;
+            user_id: string;
+            /** @description The first message, cut to 80 characters. */
+            title: string;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        Message: {
+            id: number;
+            conversation_id: number;
+            /** @enum {string} */
+            role: "user" | "assistant";
+            content: string;
+            /** @description Assistant messages only. */
+            tool_calls?: components["schemas"]["ToolCall"][];
+            /** Format: date-time */
+            created_at: string;
+        };
     };
     responses: {
         /** @description No bearer token, or an invalid or expired one. */
@@ -655,6 +795,18 @@ export interface components {
             content: {
                 /** @example {
                  *       "detail": "A request with this Idempotency-Key is in progress"
+                 *     } */
+                "application/json": components["schemas"]["HTTPError"];
+            };
+        };
+        /** @description No such conversation for this user (another user's is the same answer). */
+        ConversationNotFound: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /** @example {
+                 *       "detail": "Conversation not found"
                  *     } */
                 "application/json": components["schemas"]["HTTPError"];
             };
@@ -1506,6 +1658,249 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPError"];
                 };
             };
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    chat: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description 1-255 visible ASCII characters, per user, kept 24 h (IDEMPOTENCY_TTL) in the store: a repeat of the same request (method, path, body) gets the first one's status, headers and body again, with `Idempotent-Replayed: true`, and changes nothing, also after a restart and through another replica. A different request under the key: 422; a repeat while the first still runs: 409. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                /**
+                 * @description Must be the token's user, byte for byte.
+                 * @example hV2pX0yq8wQm3nZr7tLk4sBc9dFg1jEa
+                 */
+                user_id: components["parameters"]["UserID"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /** @example {
+                 *       "message": "Add a task to buy groceries"
+                 *     } */
+                "application/json": components["schemas"]["ChatRequest"];
+            };
+        };
+        responses: {
+            /** @description The assistant's answer. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /** @example {
+                     *       "conversation_id": 7,
+                     *       "response": "I've added \"Buy groceries\".",
+                     *       "tool_calls": [
+                     *         {
+                     *           "name": "add_task",
+                     *           "arguments": {
+                     *             "title": "Buy groceries"
+                     *           },
+                     *           "result": {
+                     *             "task_id": 5,
+                     *             "status": "created",
+                     *             "title": "Buy groceries"
+                     *           },
+                     *           "is_error": false
+                     *         }
+                     *       ]
+                     *     } */
+                    "application/json": components["schemas"]["ChatResponse"];
+                    /** @example event: done
+                     *     data: {"conversation_id":7,"response":"Done.","tool_calls":[]}
+                     *
+                     *      */
+                    "text/event-stream": string;
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["ConversationNotFound"];
+            409: components["responses"]["IdempotencyConflict"];
+            413: components["responses"]["TooLarge"];
+            422: components["responses"]["ValidationError"];
+            429: components["responses"]["TooManyRequests"];
+            /** @description Chat is not configured: set OPENAI_API_KEY, or OPENAI_BASE_URL for a local server. */
+            501: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /** @example {
+                     *       "detail": "Chat is not configured"
+                     *     } */
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            /** @description The model service failed (its cause is logged, never sent). */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /** @example {
+                     *       "detail": "The model service failed"
+                     *     } */
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+            503: components["responses"]["Unavailable"];
+            /** @description No answer within CHAT_TIMEOUT. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /** @example {
+                     *       "detail": "The model service timed out"
+                     *     } */
+                    "application/json": components["schemas"]["HTTPError"];
+                };
+            };
+        };
+    };
+    listConversations: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description Must be the token's user, byte for byte.
+                 * @example hV2pX0yq8wQm3nZr7tLk4sBc9dFg1jEa
+                 */
+                user_id: components["parameters"]["UserID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The conversations. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /** @example [
+                     *       {
+                     *         "id": 7,
+                     *         "user_id": "hV2pX0yq8wQm3nZr7tLk4sBc9dFg1jEa",
+                     *         "title": "Add a task to buy groceries",
+                     *         "created_at": "2026-12-06T08:51:42.123456Z",
+                     *         "updated_at": "2026-12-06T08:52:03.000001Z"
+                     *       }
+                     *     ] */
+                    "application/json": components["schemas"]["Conversation"][];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listMessages: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description Must be the token's user, byte for byte.
+                 * @example hV2pX0yq8wQm3nZr7tLk4sBc9dFg1jEa
+                 */
+                user_id: components["parameters"]["UserID"];
+                /** @example 7 */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The messages. */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /** @example [
+                     *       {
+                     *         "id": 1,
+                     *         "conversation_id": 7,
+                     *         "role": "user",
+                     *         "content": "Add a task to buy groceries",
+                     *         "created_at": "2026-12-06T08:51:42.123456Z"
+                     *       },
+                     *       {
+                     *         "id": 2,
+                     *         "conversation_id": 7,
+                     *         "role": "assistant",
+                     *         "content": "I've added \"Buy groceries\".",
+                     *         "tool_calls": [
+                     *           {
+                     *             "name": "add_task",
+                     *             "arguments": {
+                     *               "title": "Buy groceries"
+                     *             },
+                     *             "result": {
+                     *               "task_id": 5,
+                     *               "status": "created",
+                     *               "title": "Buy groceries"
+                     *             },
+                     *             "is_error": false
+                     *           }
+                     *         ],
+                     *         "created_at": "2026-12-06T08:51:43.000001Z"
+                     *       }
+                     *     ] */
+                    "application/json": components["schemas"]["Message"][];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["ConversationNotFound"];
+            422: components["responses"]["ValidationError"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    deleteConversation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description Must be the token's user, byte for byte.
+                 * @example hV2pX0yq8wQm3nZr7tLk4sBc9dFg1jEa
+                 */
+                user_id: components["parameters"]["UserID"];
+                /** @example 7 */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["ConversationNotFound"];
+            422: components["responses"]["ValidationError"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };
     };

@@ -10,6 +10,7 @@ export type Task = components["schemas"]["Task"];
 export type TaskCreate = components["schemas"]["TaskCreate"];
 export type TaskUpdate = components["schemas"]["TaskUpdate"];
 export type Priority = NonNullable<TaskCreate["priority"]>;
+export type ChatResponse = components["schemas"]["ChatResponse"];
 
 // Token mode: a JWT from Better Auth's jwt() plugin, kept until a minute
 // before it expires (15 minutes by default), then fetched again.
