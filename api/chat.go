@@ -413,11 +413,7 @@ func (a *app) conversations(c *fiber.Ctx) error {
 
 // messages lists one conversation's messages.
 func (a *app) messages(c *fiber.Ctx) error {
-	cs, err := a.chatStore()
-	if err != nil {
-		return err
-	}
-	id, err := conversationParam(c)
+	cs, id, err := a.conversationRoute(c)
 	if err != nil {
 		return err
 	}
@@ -430,11 +426,7 @@ func (a *app) messages(c *fiber.Ctx) error {
 
 // deleteConversation deletes one conversation with its messages.
 func (a *app) deleteConversation(c *fiber.Ctx) error {
-	cs, err := a.chatStore()
-	if err != nil {
-		return err
-	}
-	id, err := conversationParam(c)
+	cs, id, err := a.conversationRoute(c)
 	if err != nil {
 		return err
 	}
@@ -442,6 +434,16 @@ func (a *app) deleteConversation(c *fiber.Ctx) error {
 		return err
 	}
 	return c.SendStatus(fiber.StatusNoContent)
+}
+
+// conversationRoute is the store and the {id} of a conversation's route.
+func (a *app) conversationRoute(c *fiber.Ctx) (store.ChatStore, uint64, error) {
+	cs, err := a.chatStore()
+	if err != nil {
+		return nil, 0, err
+	}
+	id, err := conversationParam(c)
+	return cs, id, err
 }
 
 // conversationParam reads the {id} of a conversation route, as task ids

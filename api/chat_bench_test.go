@@ -2,8 +2,6 @@ package api_test
 
 import (
 	"encoding/json"
-	"io"
-	"net/http"
 	"strings"
 	"testing"
 
@@ -29,18 +27,7 @@ func BenchmarkChatTurn(b *testing.B) {
 			mark := len(e.logs.String())
 			body := `{"message":` + quote(c.message) + `}`
 			for b.Loop() {
-				req, _ := http.NewRequest("POST", base+"/api/alice/chat", strings.NewReader(body))
-				req.Header.Set("Authorization", "Bearer "+tok)
-				req.Header.Set("Content-Type", "application/json")
-				resp, err := http.DefaultClient.Do(req)
-				if err != nil {
-					b.Fatal(err)
-				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != 200 {
-					b.Fatalf("chat: %d", resp.StatusCode)
-				}
+				benchRequest(b, tok, "POST", base+"/api/alice/chat", body)
 			}
 			var sum, n float64
 			for _, line := range strings.Split(e.logs.String()[mark:], "\n") {

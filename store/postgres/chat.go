@@ -1,9 +1,7 @@
 package postgres
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -94,30 +92,12 @@ func nullBytes(b []byte) []byte {
 // peekKey answers from a key that already holds an outcome, without taking
 // it: the first write of a chat turn checks, the last one records.
 func peekKey(ctx context.Context, tx pgx.Tx, owner string, idem *store.Idempotency) error {
-	var (
-		fp     []byte
-		status int
-		header *string
-		body   []byte
-	)
-	err := tx.QueryRow(ctx, `SELECT fingerprint, status, header, body FROM taskbolt_idempotency
-		WHERE owner = $1 AND key = $2 AND status <> 0 AND expires_at > now()`, owner, idem.Key).Scan(&fp, &status, &header, &body)
+	err := recorded(tx.QueryRow(ctx, `SELECT fingerprint, status, header, body FROM taskbolt_idempotency
+		WHERE owner = $1 AND key = $2 AND status <> 0 AND expires_at > now()`, owner, idem.Key), idem)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil
 	}
-	if err != nil {
-		return err
-	}
-	if !bytes.Equal(fp, idem.Fingerprint[:]) {
-		return store.ErrKeyReused
-	}
-	out := store.Outcome{Status: status, Body: body}
-	if header != nil {
-		if err := json.Unmarshal([]byte(*header), &out.Header); err != nil {
-			return err
-		}
-	}
-	return &store.Replayed{Outcome: out}
+	return err
 }
 
 const convColumns = `id, owner, title, created_at, updated_at`

@@ -32,15 +32,21 @@ func claimKey(ctx context.Context, tx pgx.Tx, owner string, idem *store.Idempote
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return err
 	}
+	return recorded(tx.QueryRow(ctx, `SELECT fingerprint, status, header, body FROM taskbolt_idempotency WHERE owner = $1 AND key = $2`,
+		owner, idem.Key), idem)
+}
+
+// recorded reads a key's record (fingerprint, status, header, body) and
+// answers with it: the recorded outcome to replay, or ErrKeyReused for a
+// different request; pgx.ErrNoRows when there is none.
+func recorded(r pgx.Row, idem *store.Idempotency) error {
 	var (
 		fp     []byte
 		status int
 		header *string
 		body   []byte
 	)
-	err = tx.QueryRow(ctx, `SELECT fingerprint, status, header, body FROM taskbolt_idempotency WHERE owner = $1 AND key = $2`,
-		owner, idem.Key).Scan(&fp, &status, &header, &body)
-	if err != nil {
+	if err := r.Scan(&fp, &status, &header, &body); err != nil {
 		return err
 	}
 	if !bytes.Equal(fp, idem.Fingerprint[:]) {
