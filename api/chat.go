@@ -184,7 +184,13 @@ func (a *app) chat(c *fiber.Ctx) error {
 	p, _ := auth.FromContext(c)
 	user := p.UserID
 	stream := strings.Contains(c.Get(fiber.HeaderAccept), "text/event-stream")
-	return a.withKey(c, idem, func() error {
+	return a.withKeyHeld(c, idem, func(release func()) error {
+		held := false // by the streamed turn, which releases the key when it ends
+		defer func() {
+			if !held {
+				release()
+			}
+		}()
 		started := time.Now()
 		var history []store.Message
 		if convID != 0 {
@@ -205,7 +211,8 @@ func (a *app) chat(c *fiber.Ctx) error {
 		history = append(history, msg)
 		t := &turn{app: a, store: cs, caller: p, conv: conv.ID, history: history, idem: idem, body: &body, started: started, rid: requestID(c)}
 		if stream {
-			t.stream(c)
+			held = true
+			t.stream(c, release)
 			return nil
 		}
 		res, err := t.run(c.UserContext(), nil)
@@ -288,13 +295,14 @@ func (a *app) chatTimeout() time.Duration {
 // stream runs the turn on its own connection as Server-Sent Events: delta,
 // tool_call and tool_result as they happen, then done with the
 // ChatResponse, or error with the detail the JSON answer would have had.
-func (t *turn) stream(c *fiber.Ctx) {
+func (t *turn) stream(c *fiber.Ctx, release func()) {
 	a := t.app
 	c.Set(fiber.HeaderContentType, "text/event-stream")
 	c.Set(fiber.HeaderCacheControl, "no-cache, no-transform")
 	c.Set("X-Accel-Buffering", "no")
 	c.Status(fiber.StatusOK)
 	a.serveLong(c, func(w *longResponse) error {
+		defer release() // the Idempotency-Key is free once the turn has ended
 		s := &sseWriter{w: w}
 		s.comment("chat turn")
 		var werr error

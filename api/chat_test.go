@@ -583,3 +583,23 @@ func TestChatAcrossRestartAndReplicas(t *testing.T) {
 		}
 	})
 }
+
+// TestChatKeyInProgress: a repeat of a turn still running with the same
+// Idempotency-Key is a 409, streamed or not, and the key is free again
+// (a replay) once the turn has ended.
+func TestChatKeyInProgress(t *testing.T) {
+	e, _ := chatEnv(t, api.Config{}, api.ChatConfig{})
+	for _, accept := range []string{"application/json", "text/event-stream"} {
+		key := "slow-" + accept
+		first := make(chan response, 1)
+		go func() { first <- e.chat("alice", "slow 1.5", "Idempotency-Key", key, "Accept", accept) }()
+		time.Sleep(500 * time.Millisecond)
+		wantJSON(t, e.chat("alice", "slow 1.5", "Idempotency-Key", key), 409, `{"detail":"A request with this Idempotency-Key is in progress"}`)
+		if r := <-first; r.status != 200 {
+			t.Fatalf("%s: the first turn: %d %s", accept, r.status, r.body)
+		}
+		if r := e.chat("alice", "slow 1.5", "Idempotency-Key", key); r.status != 200 || r.header.Get("Idempotent-Replayed") != "true" {
+			t.Fatalf("%s: after the turn: %d %s", accept, r.status, r.body)
+		}
+	}
+}

@@ -77,15 +77,24 @@ func validIdempotencyKey(k string) bool {
 // withKey runs write, holding the request's key on this replica while it
 // runs (409 for a repeat meanwhile). A replay is answered here.
 func (a *app) withKey(c *fiber.Ctx, idem *store.Idempotency, write func() error) error {
-	if idem == nil {
+	return a.withKeyHeld(c, idem, func(release func()) error {
+		defer release()
 		return write()
+	})
+}
+
+// withKeyHeld is withKey for a write that may outlive its handler (a
+// streamed chat turn): write gets the release of the key, and must call it
+// once, when the write has ended.
+func (a *app) withKeyHeld(c *fiber.Ctx, idem *store.Idempotency, write func(release func()) error) error {
+	if idem == nil {
+		return write(func() {})
 	}
 	done, ok := a.inFlight.start(owner(c), idem.Key)
 	if !ok {
 		return errKeyInProgress.send(c)
 	}
-	defer done()
-	err := write()
+	err := write(sync.OnceFunc(done))
 	var r *store.Replayed
 	switch {
 	case errors.As(err, &r):
