@@ -13,7 +13,7 @@ EXAMPLE  := examples/nextjs
 E2E_TASKBOLT_PORT ?= 18080
 E2E_APP_PORT      ?= 13080
 
-.PHONY: help build run test unit race postgres vet fmt bench load edge fuzz cover clean harness example-deps e2e api-client docs-assets perf-guard
+.PHONY: help build run test unit race postgres vet fmt bench load edge fuzz cover clean harness example-deps e2e api-client docs-assets perf-guard release release-test
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -72,6 +72,25 @@ e2e: build example-deps ## browser test of examples/nextjs in token and cookie m
 	cd $(EXAMPLE) && TASKBOLT_BIN=../../$(BIN) MODEL_BIN=../../bin/scriptedmodel TASKBOLT_PORT=$(E2E_TASKBOLT_PORT) APP_PORT=$(E2E_APP_PORT) \
 		CHROMIUM=$$(command -v chromium) node e2e/run.mjs
 
+# The release: static binaries for every platform, archives, SBOMs, SHA256SUMS
+# and the npm packages, in dist/ (testdata/release). RELEASE_VERSION defaults
+# to git describe; TARGETS to every platform.
+RELEASE_VERSION ?=
+TARGETS ?= linux/amd64,linux/arm64,darwin/amd64,darwin/arm64,windows/amd64
+release: ## build the release into dist/: binaries for 5 platforms, archives, SBOMs, SHA256SUMS, npm packages
+	$(GO) run ./testdata/release -out dist -targets $(TARGETS) $(if $(RELEASE_VERSION),-version $(RELEASE_VERSION))
+
+# The release's tests: reproducible bytes, contents, the Dockerfile; the linux
+# binaries answer over HTTP (arm64 under Debian's qemu-user-static, installed
+# if missing); the npm packages install offline and run from a Vitest test.
+release-test: ## test the release (linux/amd64 and linux/arm64): reproducibility, SBOM, Dockerfile, qemu arm64 smoke, offline npm install
+	@command -v qemu-aarch64-static >/dev/null || { echo "== installing qemu-user-static"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-user-static >/dev/null; }
+	$(GO) test -count=1 ./testdata/release/
+	$(MAKE) --no-print-directory release TARGETS=linux/amd64,linux/arm64
+	testdata/release/smoke.sh dist/linux_amd64/taskbolt
+	testdata/release/smoke.sh dist/linux_arm64/taskbolt qemu-aarch64-static
+	testdata/release/npm-test.sh dist
+
 vet: ## go vet and a gofmt check
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
@@ -105,5 +124,5 @@ cover: ## test with coverage and print the total
 	$(GO) tool cover -func=coverage.out | tail -1
 
 clean: ## remove build output and test caches
-	rm -rf bin coverage.out $(HARNESS)/node_modules $(EXAMPLE)/node_modules $(EXAMPLE)/.next $(EXAMPLE)/e2e/artifacts
+	rm -rf bin dist coverage.out $(HARNESS)/node_modules $(EXAMPLE)/node_modules $(EXAMPLE)/.next $(EXAMPLE)/e2e/artifacts
 	$(GO) clean -testcache
