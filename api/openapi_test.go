@@ -141,12 +141,13 @@ func TestOpenAPIExamplesValidate(t *testing.T) {
 
 // TestRealResponsesMatchTheSchemas validates what the server actually sends.
 func TestRealResponsesMatchTheSchemas(t *testing.T) {
-	e := newEnv(t, api.Config{})
+	e, _ := chatEnv(t, api.Config{}, api.ChatConfig{})
 	doc := openAPIDoc(t, e)
 	c := compiler(t, doc)
 	tok := token(t, "alice")
 	e.create("alice", "one")
 	e.do("POST", "/api/alice/tasks", tok, `{"title":"two","description":"d"}`)
+	e.chat("alice", "add three").chatAnswer(t) // a conversation with a tool call
 	for _, tc := range []struct {
 		method, path, body, schema string
 	}{
@@ -157,6 +158,11 @@ func TestRealResponsesMatchTheSchemas(t *testing.T) {
 		{"GET", "/api/alice/tasks/9", "", "/components/schemas/HTTPError"},
 		{"GET", "/healthz", "", "/components/schemas/Health"},
 		{"GET", "/readyz", "", "/components/schemas/Ready"},
+		{"POST", "/api/alice/chat", `{"message":"complete three"}`, "/components/schemas/ChatResponse"},
+		{"POST", "/api/alice/chat", `{"message":"call delete_task {\"task_id\":99}"}`, "/components/schemas/ChatResponse"},
+		{"GET", "/api/alice/conversations", "", `/paths/~1api~1{user_id}~1conversations/get/responses/200/content/application~1json/schema`},
+		{"GET", "/api/alice/conversations/1/messages", "", `/paths/~1api~1{user_id}~1conversations~1{id}~1messages/get/responses/200/content/application~1json/schema`},
+		{"GET", "/api/alice/conversations/9/messages", "", "/components/schemas/HTTPError"},
 	} {
 		r := e.do(tc.method, tc.path, tok, tc.body)
 		s, err := c.Compile("openapi.json#" + tc.schema)
