@@ -589,14 +589,28 @@ func TestChatAcrossRestartAndReplicas(t *testing.T) {
 // (a replay) once the turn has ended.
 func TestChatKeyInProgress(t *testing.T) {
 	e, _ := chatEnv(t, api.Config{}, api.ChatConfig{})
+	base, tok := e.listen(), token(t, "alice") // before the goroutines: listen starts the server once
 	for _, accept := range []string{"application/json", "text/event-stream"} {
 		key := "slow-" + accept
-		first := make(chan response, 1)
-		go func() { first <- e.chat("alice", "slow 1.5", "Idempotency-Key", key, "Accept", accept) }()
+		first := make(chan int, 1)
+		go func() {
+			req, _ := http.NewRequest("POST", base+"/api/alice/chat", strings.NewReader(`{"message":"slow 1.5"}`))
+			req.Header.Set("Authorization", "Bearer "+tok)
+			req.Header.Set("Idempotency-Key", key)
+			req.Header.Set("Accept", accept)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				first <- 0
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			first <- resp.StatusCode
+		}()
 		time.Sleep(500 * time.Millisecond)
 		wantJSON(t, e.chat("alice", "slow 1.5", "Idempotency-Key", key), 409, `{"detail":"A request with this Idempotency-Key is in progress"}`)
-		if r := <-first; r.status != 200 {
-			t.Fatalf("%s: the first turn: %d %s", accept, r.status, r.body)
+		if status := <-first; status != 200 {
+			t.Fatalf("%s: the first turn: %d", accept, status)
 		}
 		if r := e.chat("alice", "slow 1.5", "Idempotency-Key", key); r.status != 200 || r.header.Get("Idempotent-Replayed") != "true" {
 			t.Fatalf("%s: after the turn: %d %s", accept, r.status, r.body)
