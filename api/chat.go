@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -40,9 +39,6 @@ type ChatConfig struct {
 const (
 	DefaultChatTimeout   = 60 * time.Second
 	DefaultChatRateLimit = 20
-	// MaxChatMessage is the longest user message, in characters after
-	// trimming.
-	MaxChatMessage = 4000
 )
 
 // ChatObserver is the optional part of an Observer that counts turns and
@@ -101,14 +97,9 @@ func parseChat(body []byte) (conversation uint64, message string, err error) {
 			ve.add(stringType("message", v))
 			break
 		}
-		message = strings.TrimSpace(s)
-		switch n := utf8.RuneCountInString(message); {
-		case n == 0:
-			ve.add(Problem{Type: "string_too_short", Loc: []any{"body", "message"}, Msg: "String should have at least 1 character",
-				Input: s, Ctx: map[string]any{"min_length": 1}})
-		case n > MaxChatMessage:
-			ve.add(Problem{Type: "string_too_long", Loc: []any{"body", "message"}, Msg: "String should have at most 4000 characters",
-				Input: s, Ctx: map[string]any{"max_length": MaxChatMessage}})
+		var p *store.Problem
+		if message, p = store.CleanChatMessage(s); p != nil {
+			ve.add(problem(p, []any{"body", "message"}, s))
 		}
 	}
 	return conversation, message, ve.err()
@@ -168,7 +159,7 @@ func (a *app) chat(c *fiber.Ctx) error {
 		return err
 	}
 	if a.cfg.Chat == nil || a.cfg.Chat.Agent == nil {
-		return fiber.NewError(fiber.StatusNotImplemented, errChatOff.detail)
+		return errChatOff.send(c)
 	}
 	convID, message, err := parseChat(c.Body())
 	if err != nil {
@@ -297,9 +288,7 @@ func (a *app) chatTimeout() time.Duration {
 // ChatResponse, or error with the detail the JSON answer would have had.
 func (t *turn) stream(c *fiber.Ctx, release func()) {
 	a := t.app
-	c.Set(fiber.HeaderContentType, "text/event-stream")
-	c.Set(fiber.HeaderCacheControl, "no-cache, no-transform")
-	c.Set("X-Accel-Buffering", "no")
+	setEventStreamHeaders(c)
 	c.Status(fiber.StatusOK)
 	a.serveLong(c, func(w *longResponse) error {
 		defer release() // the Idempotency-Key is free once the turn has ended
@@ -352,7 +341,7 @@ func (a *app) chatError(rid string, err error) contractError {
 		return errModelFailed
 	case errors.Is(err, store.ErrUnavailable):
 		a.log.Error("store unavailable", "request_id", rid, "err", err)
-		return contractError{fiber.StatusServiceUnavailable, "Storage unavailable, try again shortly"}
+		return errStoreUnavailable
 	}
 	a.log.Error("internal error", "request_id", rid, "route", "/api/:user_id/chat", "err", err)
 	return errInternal
@@ -391,13 +380,11 @@ func (a *app) agentTools() agentTools {
 func (t agentTools) call(ctx context.Context, caller auth.Principal, name string, args json.RawMessage) (json.RawMessage, bool) {
 	run, ok := t.runs[name]
 	if !ok {
-		b, _ := json.Marshal(map[string]string{"detail": "Unknown tool: " + name})
-		return b, true
+		return agent.ErrorResult("Unknown tool: " + name), true
 	}
 	structured, _, refusal := t.app.callTool(ctx, caller, name, args, run)
 	if refusal != "" {
-		b, _ := json.Marshal(map[string]string{"detail": refusal})
-		return b, true
+		return agent.ErrorResult(refusal), true
 	}
 	b, err := json.Marshal(structured)
 	if err != nil {

@@ -77,6 +77,11 @@ var (
 	errChatOff              = contractError{http.StatusNotImplemented, "Chat is not configured"}
 )
 
+// errStoreUnavailable is taskbolt's own answer when the store cannot serve
+// (CONTRACT.md has no row for it), whichever door asked: REST, a tool, a
+// chat turn.
+var errStoreUnavailable = contractError{http.StatusServiceUnavailable, "Storage unavailable, try again shortly"}
+
 // send answers the row.
 func (e contractError) send(c *fiber.Ctx) error { return detail(c, e.status, e.detail) }
 
@@ -135,7 +140,7 @@ func (a *app) errorHandler(c *fiber.Ctx, err error) error {
 	case errors.Is(err, store.ErrUnavailable):
 		a.log.Error("store unavailable", "request_id", rid, "err", err)
 		c.Set(fiber.HeaderRetryAfter, "5")
-		return detail(c, http.StatusServiceUnavailable, "Storage unavailable, try again shortly")
+		return errStoreUnavailable.send(c)
 	case errors.As(err, &fe) && fe.Code < 500:
 		switch fe.Code {
 		case http.StatusNotFound:

@@ -177,9 +177,7 @@ func (a *app) events(c *fiber.Ctx) error {
 			after = v
 		}
 	}
-	c.Set(fiber.HeaderContentType, "text/event-stream")
-	c.Set(fiber.HeaderCacheControl, "no-cache, no-transform") // no-transform: proxies must not compress (and so hold back) events
-	c.Set("X-Accel-Buffering", "no")                          // nginx: pass each event on at once
+	setEventStreamHeaders(c)
 	if c.Method() == fiber.MethodHead {
 		return nil
 	}
@@ -267,6 +265,14 @@ func (a *app) events(c *fiber.Ctx) error {
 		}
 	})
 	return nil
+}
+
+// setEventStreamHeaders are the headers of every Server-Sent Events
+// response: the event stream and a streamed chat turn.
+func setEventStreamHeaders(c *fiber.Ctx) {
+	c.Set(fiber.HeaderContentType, "text/event-stream")
+	c.Set(fiber.HeaderCacheControl, "no-cache, no-transform") // no-transform: proxies must not compress (and so hold back) events
+	c.Set("X-Accel-Buffering", "no")                          // nginx: pass each event on at once
 }
 
 // sseWriter writes the text/event-stream format.

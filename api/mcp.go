@@ -220,7 +220,7 @@ func (a *app) toolFailure(ctx context.Context, tool string, err error) string {
 		return errPrecondition.detail
 	case errors.Is(err, store.ErrUnavailable):
 		a.log.Error("store unavailable", "tool", tool, "err", err)
-		return "Storage unavailable, try again shortly"
+		return errStoreUnavailable.detail
 	}
 	a.log.Error("internal error", "tool", tool, "err", err)
 	return errInternal.detail

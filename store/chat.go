@@ -18,6 +18,10 @@ var ErrConversationNotFound = errors.New("store: conversation not found")
 // title keeps, in code points.
 const MaxConversationTitle = 80
 
+// MaxChatMessage is the longest user message, in code points after
+// trimming (CleanChatMessage).
+const MaxChatMessage = 4000
+
 // Conversation is one chat of an owner.
 type Conversation struct {
 	ID        uint64    `json:"id"`

@@ -98,6 +98,9 @@ func tooLong(max int) *Problem {
 	return &Problem{Type: "string_too_long", Msg: fmt.Sprintf("String should have at most %d characters", max), Ctx: map[string]any{"max_length": max}}
 }
 
+// CleanChatMessage trims a chat message and checks its length.
+func CleanChatMessage(s string) (string, *Problem) { return trimmed(s, MaxChatMessage) }
+
 // CleanTitle trims a title and checks its length.
 func CleanTitle(s string) (string, *Problem) { return trimmed(s, MaxTitleLen) }
 

@@ -179,9 +179,9 @@ func (a *Agent) Run(ctx context.Context, history []store.Message, tools []Tool, 
 			}
 			switch {
 			case tc.Type != "" && tc.Type != "function":
-				c.Result, c.IsError = errorResult("Unknown tool: "+tc.Type), true
+				c.Result, c.IsError = ErrorResult("Unknown tool: "+tc.Type), true
 			case len(tc.Function.Arguments) > MaxArgumentBytes:
-				c.Result, c.IsError = errorResult("arguments: more than "+strconv.Itoa(MaxArgumentBytes)+" bytes"), true
+				c.Result, c.IsError = ErrorResult("arguments: more than "+strconv.Itoa(MaxArgumentBytes)+" bytes"), true
 			default:
 				c.Result, c.IsError = call(ctx, tc.Function.Name, json.RawMessage(tc.Function.Arguments))
 			}
@@ -256,7 +256,9 @@ func argumentsJSON(s string) json.RawMessage {
 	return b
 }
 
-func errorResult(detail string) json.RawMessage {
+// ErrorResult is a refused tool call's result as the model reads it (and
+// ChatResponse.tool_calls shows it): {"detail": "…"}, the REST API's words.
+func ErrorResult(detail string) json.RawMessage {
 	b, _ := json.Marshal(map[string]string{"detail": detail})
 	return b
 }

@@ -432,42 +432,49 @@ func validConversation(c store.Conversation) error {
 // of JSON each (and at least one task each), so that each fits in one request body. Every
 // part keeps the user's last_id; loading them in order equals loading u.
 func (u User) Batches(maxBytes int) ([]User, error) {
-	var out []User
-	cur := User{UserID: u.UserID, LastID: u.LastID, Tasks: []Task{}}
-	const brackets = 2
-	size := brackets
-	for _, t := range u.Tasks {
-		b, err := json.Marshal(t)
-		if err != nil {
-			return nil, err
-		}
-		if len(cur.Tasks) > 0 && size+len(b)+1 > maxBytes {
-			out = append(out, cur)
-			cur = User{UserID: u.UserID, LastID: u.LastID, Tasks: []Task{}}
-			size = brackets
-		}
-		cur.Tasks = append(cur.Tasks, t)
-		size += len(b) + 1
+	taskParts, err := chunks(u.Tasks, maxBytes)
+	if err != nil {
+		return nil, err
 	}
-	out = append(out, cur)
 	// Conversations follow, in parts of their own: a conversation is
 	// loaded whole, so a part holds at least one.
-	var convs []store.Conversation
-	size = brackets
-	for _, c := range u.Conversations {
-		b, err := json.Marshal(c)
+	convParts, err := chunks(u.Conversations, maxBytes)
+	if err != nil {
+		return nil, err
+	}
+	var out []User
+	for _, p := range taskParts {
+		out = append(out, User{UserID: u.UserID, LastID: u.LastID, Tasks: p})
+	}
+	if len(out) == 0 { // a user without tasks is still a part: its last_id
+		out = append(out, User{UserID: u.UserID, LastID: u.LastID, Tasks: []Task{}})
+	}
+	for _, p := range convParts {
+		out = append(out, User{UserID: u.UserID, LastID: u.LastID, Tasks: []Task{}, Conversations: p})
+	}
+	return out, nil
+}
+
+// chunks splits items into runs whose JSON array takes at most maxBytes
+// (and at least one item each).
+func chunks[T any](items []T, maxBytes int) ([][]T, error) {
+	const brackets = 2
+	var out [][]T
+	var cur []T
+	size := brackets
+	for _, item := range items {
+		b, err := json.Marshal(item)
 		if err != nil {
 			return nil, err
 		}
-		if len(convs) > 0 && size+len(b)+1 > maxBytes {
-			out = append(out, User{UserID: u.UserID, LastID: u.LastID, Tasks: []Task{}, Conversations: convs})
-			convs, size = nil, brackets
+		if len(cur) > 0 && size+len(b)+1 > maxBytes {
+			out, cur, size = append(out, cur), nil, brackets
 		}
-		convs = append(convs, c)
+		cur = append(cur, item)
 		size += len(b) + 1
 	}
-	if len(convs) > 0 {
-		out = append(out, User{UserID: u.UserID, LastID: u.LastID, Tasks: []Task{}, Conversations: convs})
+	if len(cur) > 0 {
+		out = append(out, cur)
 	}
 	return out, nil
 }

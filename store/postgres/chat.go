@@ -144,26 +144,32 @@ func (s *Store) Messages(ctx context.Context, owner string, id uint64) ([]store.
 	if err != nil {
 		return nil, classify(ctx, err)
 	}
-	rows, err := s.pool.Query(ctx, `SELECT id, role, content, tool_calls, created_at FROM taskbolt_messages
+	rows, err := s.pool.Query(ctx, `SELECT `+msgColumns+` FROM taskbolt_messages
 		WHERE owner = $1 AND conversation_id = $2 ORDER BY id`, owner, int64(id))
 	if err != nil {
 		return nil, classify(ctx, err)
 	}
 	out := []store.Message{}
 	for rows.Next() {
-		m := store.Message{ConversationID: id}
-		var content, calls []byte
-		if err := rows.Scan(&m.ID, &m.Role, &content, &calls, &m.CreatedAt); err != nil {
+		m, err := scanMessage(rows)
+		if err != nil {
 			rows.Close()
 			return nil, err
-		}
-		m.Content, m.CreatedAt = string(content), m.CreatedAt.UTC()
-		if calls != nil {
-			m.ToolCalls = calls
 		}
 		out = append(out, m)
 	}
 	return out, classify(ctx, rows.Err())
+}
+
+// msgColumns are a message's columns in the order scanMessage reads them.
+const msgColumns = `conversation_id, id, role, content, tool_calls, created_at`
+
+func scanMessage(r row) (store.Message, error) {
+	var m store.Message
+	var content []byte
+	err := r.Scan(&m.ConversationID, &m.ID, &m.Role, &content, &m.ToolCalls, &m.CreatedAt)
+	m.Content, m.CreatedAt = string(content), m.CreatedAt.UTC()
+	return m, err
 }
 
 // DeleteConversation implements store.ChatStore; its messages go with it.
@@ -240,21 +246,16 @@ func collectConversations(ctx context.Context, tx pgx.Tx, owner string) ([]store
 	if err := rows.Err(); err != nil {
 		return nil, classify(ctx, err)
 	}
-	rows, err = tx.Query(ctx, `SELECT conversation_id, id, role, content, tool_calls, created_at FROM taskbolt_messages
+	rows, err = tx.Query(ctx, `SELECT `+msgColumns+` FROM taskbolt_messages
 		WHERE owner = $1 ORDER BY conversation_id, id`, owner)
 	if err != nil {
 		return nil, classify(ctx, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var m store.Message
-		var content, calls []byte
-		if err := rows.Scan(&m.ConversationID, &m.ID, &m.Role, &content, &calls, &m.CreatedAt); err != nil {
+		m, err := scanMessage(rows)
+		if err != nil {
 			return nil, err
-		}
-		m.Content, m.CreatedAt = string(content), m.CreatedAt.UTC()
-		if calls != nil {
-			m.ToolCalls = calls
 		}
 		i, ok := byID[m.ConversationID]
 		if !ok {

@@ -210,17 +210,13 @@ var archiveFiles = []string{"README.md"}
 func (r *release) archive(target, bin string) (string, error) {
 	goos, goarch, _ := strings.Cut(target, "/")
 	name := fmt.Sprintf("taskbolt_%s_%s_%s", r.version, goos, goarch)
-	files := []struct {
-		name string
-		path string
-		mode int64
-	}{{exe(target), bin, 0o755}}
-	for _, f := range archiveFiles {
-		files = append(files, struct {
-			name string
-			path string
-			mode int64
-		}{f, filepath.Join(r.root, f), 0o644}) // in order: the listing is the same every time
+	type entry struct {
+		name, path string
+		mode       int64
+	}
+	files := []entry{{exe(target), bin, 0o755}}
+	for _, f := range archiveFiles { // in order: the listing is the same every time
+		files = append(files, entry{f, filepath.Join(r.root, f), 0o644})
 	}
 	var buf bytes.Buffer
 	if goos == "windows" {

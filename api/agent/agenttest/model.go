@@ -226,7 +226,8 @@ func mustJSON(v any) string {
 	return string(b)
 }
 
-const promptTokens, completionTokens = 50, 10
+// usage is what every answer reports using: 50 prompt and 10 completion tokens.
+var usage = map[string]int{"prompt_tokens": 50, "completion_tokens": 10, "total_tokens": 60}
 
 func completion(req Request, a answer) map[string]any {
 	msg := map[string]any{"role": "assistant", "content": a.text}
@@ -239,7 +240,7 @@ func completion(req Request, a answer) map[string]any {
 	return map[string]any{
 		"id": "chatcmpl-scripted", "object": "chat.completion", "created": time.Now().Unix(), "model": req.Model,
 		"choices": []any{map[string]any{"index": 0, "message": msg, "finish_reason": finish}},
-		"usage":   map[string]int{"prompt_tokens": promptTokens, "completion_tokens": completionTokens, "total_tokens": promptTokens + completionTokens},
+		"usage":   usage,
 	}
 }
 
@@ -295,7 +296,7 @@ func (m *Model) stream(w http.ResponseWriter, req Request, a answer) {
 	if req.StreamOptions != nil && req.StreamOptions.IncludeUsage {
 		b, _ := json.Marshal(map[string]any{"id": "chatcmpl-scripted", "object": "chat.completion.chunk", "created": time.Now().Unix(),
 			"model": req.Model, "choices": []any{},
-			"usage": map[string]int{"prompt_tokens": promptTokens, "completion_tokens": completionTokens, "total_tokens": promptTokens + completionTokens}})
+			"usage": usage})
 		fmt.Fprintf(w, "data: %s\n\n", b)
 	}
 	fmt.Fprint(w, "data: [DONE]\n\n")
