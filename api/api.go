@@ -96,6 +96,7 @@ type app struct {
 	broker    *broker          // wakes event streams; nil without a change log
 	long      *longResponses   // event streams, backups and exports running
 	inFlight  inFlight         // Idempotency-Keys of requests running here
+	chatTools agentTools       // the tools a chat turn offers its model, made once
 	// background is the context of work that outlives a handler (a stream).
 	background context.Context
 	log        *slog.Logger
@@ -134,6 +135,9 @@ func New(cfg Config) *fiber.App {
 	}
 	a := &app{store: cfg.Store, log: cfg.Logger, obs: cfg.Observer, cfg: cfg, long: newLongResponses()}
 	a.lister, _ = cfg.Store.(store.JSONLister)
+	if cfg.Chat != nil && cfg.Chat.Agent != nil {
+		a.chatTools = a.agentTools()
+	}
 	a.background = context.Background()
 	a.seqLister, _ = cfg.Store.(store.SeqLister)
 	if a.changes, _ = cfg.Store.(store.Changelog); a.changes != nil {

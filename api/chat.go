@@ -234,9 +234,8 @@ func (t *turn) run(ctx context.Context, emit func(agent.Event)) ([]byte, error) 
 	ag := a.cfg.Chat.Agent
 	ctx, cancel := context.WithTimeout(ctx, a.chatTimeout())
 	defer cancel()
-	tools := a.agentTools()
-	res, err := ag.Run(ctx, t.history, tools.specs, func(ctx context.Context, name string, args json.RawMessage) (json.RawMessage, bool) {
-		return tools.call(ctx, t.caller, name, args)
+	res, err := ag.Run(ctx, t.history, a.chatTools.specs, func(ctx context.Context, name string, args json.RawMessage) (json.RawMessage, bool) {
+		return a.chatTools.call(ctx, t.caller, name, args)
 	}, emit)
 	obs.ChatTokens(ag.Model(), res.PromptTokens, res.CompletionTokens)
 	defer func() {
