@@ -11,7 +11,8 @@ import (
 // TestServeChat runs the real program: without a model it says at start
 // that chat is off and answers 501; with OPENAI_BASE_URL alone (a local
 // server needs no key) it names the model and where it is, never a key,
-// and a turn adds a task; bad chat settings refuse to start, saying which.
+// and a turn adds a task; CHAT_RATE_LIMIT holds at its default and 0 turns
+// it off; bad chat settings refuse to start, saying which.
 func TestServeChat(t *testing.T) {
 	dir := t.TempDir()
 	off := start(t, baseEnv(t, dir+"/off.db", "LOG_LEVEL=info"), "serve")
@@ -38,6 +39,20 @@ func TestServeChat(t *testing.T) {
 	logs := on.logs.String()
 	if !strings.Contains(logs, `chat="scripted at `+strings.TrimPrefix(model.URL, "http://")+`"`) || strings.Contains(logs, key) {
 		t.Fatalf("the start line names the model and its host, never the key:\n%s", logs)
+	}
+
+	// CHAT_RATE_LIMIT is 20 turns a minute by default (one is above); 0 is none.
+	for i := 2; i <= 21; i++ {
+		status, body = call(t, "POST", on.url+"/api/alice/chat", mint(t, "alice"), `{"message":"hi"}`)
+		if want := map[bool]int{true: 200, false: 429}[i <= 20]; status != want {
+			t.Fatalf("turn %d: %d %s, want %d", i, status, body, want)
+		}
+	}
+	unlimited := start(t, baseEnv(t, dir+"/unlimited.db", "OPENAI_BASE_URL="+model.URL+"/v1", "CHAT_RATE_LIMIT=0"), "serve")
+	for i := 1; i <= 25; i++ {
+		if status, body = call(t, "POST", unlimited.url+"/api/alice/chat", mint(t, "alice"), `{"message":"hi"}`); status != 200 {
+			t.Fatalf("CHAT_RATE_LIMIT=0, turn %d: %d %s", i, status, body)
+		}
 	}
 
 	for _, c := range []struct{ env, want string }{

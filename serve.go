@@ -92,11 +92,7 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 	if mcpOn := cfg.MCP; mcpOn != nil && *mcpOn || mcpOn == nil && *dev {
 		apiCfg.MCP = &api.MCPConfig{Resource: cfg.MCPResource, AuthorizationServers: cfg.authorizationServers()}
 	}
-	rateLimit := cfg.ChatRateLimit
-	if rateLimit == 0 {
-		rateLimit = -1 // 0 turns the limit off; api's 0 is its default
-	}
-	apiCfg.Chat = &api.ChatConfig{Timeout: cfg.ChatTimeout, RateLimit: rateLimit}
+	apiCfg.Chat = &api.ChatConfig{Timeout: cfg.ChatTimeout, RateLimit: cfg.ChatRateLimit}
 	if cfg.chatConfigured() {
 		apiCfg.Chat.Agent = agent.New(agent.Config{BaseURL: cfg.OpenAIBaseURL, APIKey: cfg.OpenAIAPIKey, Model: cfg.ChatModel,
 			HistoryTokens: cfg.ChatHistoryTokens})

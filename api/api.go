@@ -183,7 +183,11 @@ func New(cfg Config) *fiber.App {
 	tasks.Delete("/:id", with(a.deleteTask)...)
 	f.Get("/api/:user_id/tags", with(a.listTags)...)
 	f.Get("/api/:user_id/events", with(a.events)...)
-	f.Post("/api/:user_id/chat", append(with(a.chatLimit()), a.chat)...)
+	chat := with(a.chat)
+	if cfg.Chat != nil && cfg.Chat.RateLimit > 0 { // per user, so after authentication
+		chat = append(with(limit(cfg.Chat.RateLimit, time.Minute, perUser)), a.chat)
+	}
+	f.Post("/api/:user_id/chat", chat...)
 	f.Get("/api/:user_id/conversations", with(a.conversations)...)
 	f.Get("/api/:user_id/conversations/:id/messages", with(a.messages)...)
 	f.Delete("/api/:user_id/conversations/:id", with(a.deleteConversation)...)

@@ -31,15 +31,13 @@ type ChatConfig struct {
 	// DefaultChatTimeout.
 	Timeout time.Duration
 	// RateLimit is how many turns a user may start a minute on this
-	// replica: CHAT_RATE_LIMIT. 0: DefaultChatRateLimit; negative: no limit.
+	// replica (CHAT_RATE_LIMIT), a fixed window; over it a 429 with
+	// Retry-After. Off when zero, as RateLimit's limiters are.
 	RateLimit int
 }
 
-// Defaults of ChatConfig.
-const (
-	DefaultChatTimeout   = 60 * time.Second
-	DefaultChatRateLimit = 20
-)
+// DefaultChatTimeout is ChatConfig.Timeout's default.
+const DefaultChatTimeout = 60 * time.Second
 
 // ChatObserver is the optional part of an Observer that counts turns and
 // the model's tokens.
@@ -137,19 +135,6 @@ func fieldID(ve *ValidationError, v any) (uint64, bool) {
 		return 0, false
 	}
 	return uint64(id), true
-}
-
-// chatLimit is the per-user turn limiter (CHAT_RATE_LIMIT), a fixed window
-// of a minute on this replica; over it a 429 with Retry-After.
-func (a *app) chatLimit() fiber.Handler {
-	n := DefaultChatRateLimit
-	if a.cfg.Chat != nil && a.cfg.Chat.RateLimit != 0 {
-		n = a.cfg.Chat.RateLimit
-	}
-	if n < 0 {
-		return func(c *fiber.Ctx) error { return c.Next() }
-	}
-	return limit(n, time.Minute, perUser)
 }
 
 // chat runs one turn.

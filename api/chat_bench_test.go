@@ -15,7 +15,7 @@ import (
 // history read, two message writes, tools, encoding, and the openai client's
 // own work on requests and answers).
 func BenchmarkChatTurn(b *testing.B) {
-	e, _ := chatEnv(&testing.T{}, api.Config{}, api.ChatConfig{RateLimit: -1})
+	e, _ := chatEnv(&testing.T{}, api.Config{}, api.ChatConfig{})
 	base := e.listen()
 	tok := token(b, "alice")
 	for i := range 20 {
