@@ -59,19 +59,31 @@ func (r msgRecord) message(conv, id uint64) store.Message {
 		CreatedAt: time.UnixMicro(r.At).UTC()}
 }
 
-// chatBuckets opens (in a write: creates) the owner's two chat buckets.
-func chatBuckets(tx *bbolt.Tx, owner string, create bool) (convs, msgs *bbolt.Bucket, err error) {
-	if !create {
-		users := tx.Bucket(usersBucket)
-		if users == nil {
-			return nil, nil, nil
-		}
-		u := users.Bucket([]byte(owner))
-		if u == nil {
-			return nil, nil, nil
-		}
-		return u.Bucket(convsBucket), u.Bucket(msgsBucket), nil
+// userChats are the owner's two chat buckets, nil when it has none.
+func userChats(tx *bbolt.Tx, owner string) (convs, msgs *bbolt.Bucket) {
+	users := tx.Bucket(usersBucket)
+	if users == nil {
+		return nil, nil
 	}
+	u := users.Bucket([]byte(owner))
+	if u == nil {
+		return nil, nil
+	}
+	return u.Bucket(convsBucket), u.Bucket(msgsBucket)
+}
+
+// conversation is userChats for a conversation that must exist.
+func conversation(tx *bbolt.Tx, owner string, id uint64) (convs, msgs *bbolt.Bucket, err error) {
+	convs, msgs = userChats(tx, owner)
+	if convs == nil || convs.Get(idKey(id)) == nil {
+		return nil, nil, store.ErrConversationNotFound
+	}
+	return convs, msgs, nil
+}
+
+// createUserChats opens the owner's two chat buckets in a write, creating
+// them (and the user's bucket) when missing.
+func createUserChats(tx *bbolt.Tx, owner string) (convs, msgs *bbolt.Bucket, err error) {
 	// A user who has only chatted has no tasks bucket yet: the first task
 	// write makes it, as it makes the indexes.
 	u, err := tx.Bucket(usersBucket).CreateBucketIfNotExists([]byte(owner))
@@ -103,11 +115,11 @@ func (s *Store) AddMessage(ctx context.Context, owner string, id uint64, m store
 			return err
 		}
 		if id != 0 { // an unknown conversation creates no bucket
-			if c, _, _ := chatBuckets(tx, owner, false); c == nil || c.Get(idKey(id)) == nil {
-				return store.ErrConversationNotFound
+			if _, _, err := conversation(tx, owner, id); err != nil {
+				return err
 			}
 		}
-		convs, msgs, err := chatBuckets(tx, owner, true)
+		convs, msgs, err := createUserChats(tx, owner)
 		if err != nil {
 			return err
 		}
@@ -160,7 +172,7 @@ func (s *Store) Conversations(ctx context.Context, owner string) ([]store.Conver
 	}
 	out := []store.Conversation{}
 	err := s.db.View(func(tx *bbolt.Tx) error {
-		convs, _, _ := chatBuckets(tx, owner, false)
+		convs, _ := userChats(tx, owner)
 		if convs == nil {
 			return nil
 		}
@@ -186,11 +198,10 @@ func (s *Store) Messages(ctx context.Context, owner string, id uint64) ([]store.
 	}
 	var out []store.Message
 	err := s.db.View(func(tx *bbolt.Tx) error {
-		convs, msgs, _ := chatBuckets(tx, owner, false)
-		if convs == nil || convs.Get(idKey(id)) == nil {
-			return store.ErrConversationNotFound
+		_, msgs, err := conversation(tx, owner, id)
+		if err != nil {
+			return err
 		}
-		var err error
 		out, err = messagesOf(msgs, id)
 		return err
 	})
@@ -221,9 +232,9 @@ func (s *Store) DeleteConversation(ctx context.Context, owner string, id uint64)
 		return err
 	}
 	err := s.writes.write(func(tx *bbolt.Tx) error {
-		convs, msgs, _ := chatBuckets(tx, owner, false)
-		if convs == nil || convs.Get(idKey(id)) == nil {
-			return store.ErrConversationNotFound
+		convs, msgs, err := conversation(tx, owner, id)
+		if err != nil {
+			return err
 		}
 		if err := convs.Delete(idKey(id)); err != nil {
 			return err
@@ -256,7 +267,7 @@ func (s *Store) DumpChats(ctx context.Context, fn func(owner string, convs []sto
 				return err
 			}
 			owner := string(name)
-			convs, msgs, _ := chatBuckets(tx, owner, false)
+			convs, msgs := userChats(tx, owner)
 			if convs == nil {
 				return nil
 			}
@@ -289,7 +300,7 @@ func (s *Store) LoadChats(ctx context.Context, owner string, convs []store.Conve
 		return err
 	}
 	return classify(s.writes.write(func(tx *bbolt.Tx) error {
-		cb, mb, err := chatBuckets(tx, owner, true)
+		cb, mb, err := createUserChats(tx, owner)
 		if err != nil {
 			return err
 		}
