@@ -95,6 +95,7 @@ type Store struct {
 	indexAfter int
 	notify     notifier // OnChange's functions
 	writes     *groupCommit
+	openUsers  openUsers // the current write transaction's (openUser)
 }
 
 var (
@@ -271,7 +272,7 @@ func (s *Store) Create(ctx context.Context, owner string, in store.NewTask) (sto
 		if verdict, err = idemCheck(tx, owner, in.Idem, now); err != nil || verdict.stop() {
 			return err // a replay or a reused key writes nothing
 		}
-		u, err := openUser(tx, owner, s.indexAfter)
+		u, err := s.openUser(tx, owner)
 		if err != nil {
 			return err
 		}
@@ -382,7 +383,7 @@ func (s *Store) writeTask(owner string, id uint64, fn func(u *userBuckets, value
 		if tasksOf(tx, owner) == nil {
 			return nil
 		}
-		u, err := openUser(tx, owner, s.indexAfter)
+		u, err := s.openUser(tx, owner)
 		if err != nil {
 			return err
 		}

@@ -94,12 +94,37 @@ func (u *userBuckets) addTasks(delta int) error {
 
 // openUser returns the owner's buckets, creating them when the owner writes
 // for the first time. Only for write transactions.
-func openUser(tx *bbolt.Tx, owner string, indexAfter int) (*userBuckets, error) {
+//
+// The writes a group commit shares open their users' buckets once: the
+// second write of a user in the transaction gets the buckets the first
+// opened, and with them the blocks its index writes appended to (packed.go's
+// tails). A user's bucket deleted and made again is opened anew.
+func (s *Store) openUser(tx *bbolt.Tx, owner string) (*userBuckets, error) {
 	user, err := tx.Bucket(usersBucket).CreateBucketIfNotExists([]byte(owner))
 	if err != nil {
 		return nil, err
 	}
-	return userBucketsOf(user, indexAfter)
+	open := &s.openUsers
+	if open.tx != tx {
+		*open = openUsers{tx: tx, users: map[string]*userBuckets{}}
+	}
+	if u := open.users[owner]; u != nil && u.user == user {
+		u.seq = 0 // seq is the last change of the write asking
+		return u, nil
+	}
+	u, err := userBucketsOf(user, s.indexAfter)
+	if err != nil {
+		return nil, err
+	}
+	open.users[owner] = u
+	return u, nil
+}
+
+// openUsers are the users' buckets opened by one write transaction. Only
+// the transaction's writer touches them, under bbolt's writer lock.
+type openUsers struct {
+	tx    *bbolt.Tx
+	users map[string]*userBuckets
 }
 
 // userBucketsOf opens a user's buckets, creating tasks in a write
@@ -126,7 +151,7 @@ func userBucketsOf(user *bbolt.Bucket, indexAfter int) (*userBuckets, error) {
 				return nil, fmt.Errorf("index bucket %s missing: %w", name, errCorrupt)
 			}
 			b.FillPercent = fillOf(k)
-			u.sorts[k] = packed{b}
+			u.sorts[k] = packed{b: b, tails: tailsIfWritable(b)}
 		}
 	}
 	return u, nil
@@ -221,7 +246,7 @@ func createIndex(u *userBuckets) error {
 			return err
 		}
 		b.FillPercent = fillOf(k)
-		u.sorts[k] = packed{b}
+		u.sorts[k] = packed{b: b, tails: tailsIfWritable(b)}
 	}
 	return nil
 }

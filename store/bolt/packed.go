@@ -32,7 +32,8 @@ import (
 // Blocks never overlap: every key of a block sorts after every key of the
 // block before and before the next block's key.
 type packed struct {
-	b *bbolt.Bucket
+	b     *bbolt.Bucket
+	tails *blockTails // nil in readers and bulk writers
 }
 
 // maxBlock bounds a block's encoded size. A seek decodes one block, so a
@@ -103,12 +104,7 @@ func encodeBlock(es []entry) []byte {
 	out := make([]byte, 0, blockSize(es))
 	prev := es[0].k
 	for _, e := range es {
-		shared := commonPrefix(prev, e.k)
-		out = binary.AppendUvarint(out, uint64(shared))
-		out = binary.AppendUvarint(out, uint64(len(e.k)-shared))
-		out = append(out, e.k[shared:]...)
-		out = binary.AppendUvarint(out, uint64(len(e.v)))
-		out = append(out, e.v...)
+		out = appendEntry(out, prev, e.k, e.v)
 		prev = e.k
 	}
 	return out
@@ -137,21 +133,24 @@ func commonPrefix(a, b []byte) int {
 
 // blockFor positions c on the block whose range holds k: the last block
 // whose key is at most k, or the first block when k comes before them all.
-// It returns nil when the bucket is empty.
-func blockFor(c *bbolt.Cursor, k []byte) (bk, bv []byte) {
+// It returns nil when the bucket is empty, and next, the key of the block
+// after, when the seek passed it (nil for the last block).
+func blockFor(c *bbolt.Cursor, k []byte) (bk, bv, next []byte) {
 	bk, bv = c.Seek(k)
 	if bk != nil && bytes.Equal(bk, k) {
-		return bk, bv
+		return bk, bv, nil
 	}
+	next = bk
 	if bk == nil {
 		bk, bv = c.Last()
 	} else {
 		bk, bv = c.Prev()
 	}
 	if bk == nil {
-		return c.First()
+		bk, bv = c.First()
+		return bk, bv, nil
 	}
-	return bk, bv
+	return bk, bv, next
 }
 
 // search returns where k is or would be in es.
@@ -160,12 +159,155 @@ func search(es []entry, k []byte) (int, bool) {
 }
 
 // Put sets k to v.
+//
+// Most writes change one entry in the middle or at the end of a block that
+// keeps room for it (a create appends to the newest block of its streams),
+// so Put splices the block's bytes: the entries before the change and after
+// it are copied as they are, and only the new entry and the one after it are
+// encoded. Decoding every entry and encoding them again cost a create of an
+// indexed user a third of its CPU. A change that moves the block's key or
+// makes it outgrow maxBlock takes the decoding path, which splits.
+//
+// An append to a block this transaction appended to before (tails) costs
+// less again: no seek and no walk, only the new entry.
 func (p packed) Put(k, v []byte) error {
-	c := p.b.Cursor()
-	bk, bv := blockFor(c, k)
-	if bk == nil {
-		return p.b.Put(k, encodeBlock([]entry{{slices.Clone(k), slices.Clone(v)}}))
+	if t := p.tails.holding(k); t != nil {
+		return p.appendTo(t, k, v)
 	}
+	c := p.b.Cursor()
+	bk, bv, next := blockFor(c, k)
+	if bk == nil {
+		return p.b.Put(k, encodeBlock([]entry{{k, v}}))
+	}
+	if bytes.Compare(k, bk) > 0 {
+		var w blockWalk
+		var room keyRoom
+		at, found, err := w.find(bk, bv, k, &room)
+		if err != nil {
+			return err
+		}
+		p.tails.forget(bk) // whatever changes, the block is rewritten below
+		var out []byte
+		switch {
+		case found && bytes.Equal(w.val, v):
+			return nil
+		case found: // the same key, another value
+			out = make([]byte, 0, len(bv)+len(v)+2)
+			out = append(out, bv[:w.valAt]...)
+			out = appendValue(out, v)
+			out = append(out, bv[at.end:]...)
+		case at.start == len(bv): // after the block's last key
+			value := append(make([]byte, 0, maxBlock+tailSlack), bv...)
+			return p.appendTo(p.tails.remember(bk, value, w.prev, next), k, v)
+		default: // k goes before the entry at at.start
+			out = make([]byte, 0, len(bv)+len(k)+len(v)+6)
+			out = append(out, bv[:at.start]...)
+			out = appendEntry(out, w.prev, k, v)
+			out = appendEntry(out, k, w.key, w.val)
+			out = append(out, bv[at.end:]...)
+		}
+		if len(out) <= maxBlock {
+			return p.b.Put(bk, out) // bbolt copies the key, and keeps the value until the commit
+		}
+	}
+	return p.putDecoded(bk, bv, k, v)
+}
+
+// appendTo appends (k, v) to the tail block t, whose last key k follows;
+// when t is full, k starts a new block after it, which leaves the blocks
+// of keys written in order full rather than split in halves.
+func (p packed) appendTo(t *blockTail, k, v []byte) error {
+	// The new bytes go past the end of the value bbolt holds, which keeps
+	// its own length: what it will write is unchanged.
+	if grown := appendEntry(t.value, t.last, k, v); len(grown) <= maxBlock {
+		t.value, t.last = grown, append(t.last[:0], k...)
+		return p.b.Put(t.key, t.value)
+	}
+	block := appendEntry(make([]byte, 0, maxBlock+tailSlack), k, k, v)
+	t.key, t.value, t.last = append(t.key[:0], k...), block, append(t.last[:0], k...)
+	return p.b.Put(t.key, t.value)
+}
+
+// blockTails are the blocks of one packed bucket that appends of this
+// transaction went to, one per stream written (a task's base stream and
+// each of its tags'). They are only ever the blocks as this transaction
+// wrote them: every other change to a block forgets it.
+type blockTails struct {
+	ts   [4]blockTail
+	n    int // how many of ts are in use
+	turn int // the one to replace next
+}
+
+// blockTail is a block that ends with the key last, with its bytes as put;
+// next is the key of the block after it, nil for the bucket's last.
+type blockTail struct {
+	key, value, last, next []byte
+}
+
+// tailSlack is room past maxBlock for the entry that overflows a block.
+const tailSlack = 64
+
+// holding returns the tail whose block k belongs at the end of: after its
+// last key and before the next block.
+func (ts *blockTails) holding(k []byte) *blockTail {
+	if ts == nil {
+		return nil
+	}
+	for i := range ts.n {
+		t := &ts.ts[i]
+		if bytes.Compare(k, t.last) > 0 && (t.next == nil || bytes.Compare(k, t.next) < 0) {
+			return t
+		}
+	}
+	return nil
+}
+
+// remember adds a tail (key, value ending with the key last, next),
+// replacing the oldest when all are in use, and returns it; without tails
+// (nil), the one it returns is the caller's alone.
+func (ts *blockTails) remember(key, value, last, next []byte) *blockTail {
+	if ts == nil {
+		return &blockTail{key: slices.Clone(key), value: value, last: slices.Clone(last), next: next}
+	}
+	i := ts.n
+	if i == len(ts.ts) {
+		i, ts.turn = ts.turn, (ts.turn+1)%len(ts.ts)
+	} else {
+		ts.n++
+	}
+	t := &ts.ts[i]
+	t.key, t.value, t.last = append(t.key[:0], key...), value, append(t.last[:0], last...)
+	t.next = nil
+	if next != nil {
+		t.next = append(t.next[:0:0], next...)
+	}
+	return t
+}
+
+// forget drops the tail of the block key, which is changing otherwise.
+func (ts *blockTails) forget(key []byte) {
+	if ts == nil {
+		return
+	}
+	for i := range ts.n {
+		if bytes.Equal(ts.ts[i].key, key) {
+			ts.n--
+			ts.ts[i], ts.ts[ts.n] = ts.ts[ts.n], blockTail{}
+			return
+		}
+	}
+}
+
+// clear drops every tail: blocks were split, merged or loaded.
+func (ts *blockTails) clear() {
+	if ts != nil {
+		*ts = blockTails{}
+	}
+}
+
+// putDecoded is Put by decoding the whole block (bk, bv), for a key before
+// the block's first or a block that must split.
+func (p packed) putDecoded(bk, bv, k, v []byte) error {
 	buf := blockBufs.Get().(*blockBuf)
 	defer buf.put()
 	es, arena, err := decodeBlock(bk, bv, buf.es[:0], buf.arena[:0])
@@ -178,21 +320,55 @@ func (p packed) Put(k, v []byte) error {
 		if bytes.Equal(es[i].v, v) {
 			return nil
 		}
-		es[i].v = slices.Clone(v)
+		es[i].v = v
 	} else {
-		es = slices.Insert(es, i, entry{slices.Clone(k), slices.Clone(v)})
+		es = slices.Insert(es, i, entry{k, v})
 		buf.es = es
 	}
-	return p.replace(slices.Clone(bk), es)
+	return p.replace(bk, es) // encodeBlock copies what it writes
 }
 
-// Delete removes k; a missing k is not an error.
+// Delete removes k; a missing k is not an error. Like Put, it splices the
+// block's bytes, unless k is the block's key or the block would be left
+// small enough to take in the one after it.
 func (p packed) Delete(k []byte) error {
 	c := p.b.Cursor()
-	bk, bv := blockFor(c, k)
+	bk, bv, _ := blockFor(c, k)
 	if bk == nil {
 		return nil
 	}
+	if bytes.Compare(k, bk) > 0 {
+		var w blockWalk
+		var room keyRoom
+		at, found, err := w.find(bk, bv, k, &room)
+		if err != nil || !found {
+			return err
+		}
+		out := make([]byte, 0, len(bv))
+		out = append(out, bv[:at.start]...)
+		if at.end < len(bv) {
+			// The entry after k is stored against k; store it against the
+			// key before k instead.
+			var spare [128]byte
+			next := blockWalk{key: w.key, prev: spare[:0]} // step builds the next key in spare
+			nextAt, err := next.step(bv, at.end)
+			if err != nil {
+				return err
+			}
+			out = appendEntry(out, w.prev, next.key, next.val)
+			out = append(out, bv[nextAt.end:]...)
+		}
+		if len(out) >= maxBlock/4 {
+			p.tails.forget(bk)
+			return p.b.Put(bk, out)
+		}
+	}
+	return p.deleteDecoded(c, bk, bv, k)
+}
+
+// deleteDecoded is Delete by decoding the whole block, merging it with the
+// next one when it is left small.
+func (p packed) deleteDecoded(c *bbolt.Cursor, bk, bv, k []byte) error {
 	buf := blockBufs.Get().(*blockBuf)
 	defer buf.put()
 	es, arena, err := decodeBlock(bk, bv, buf.es[:0], buf.arena[:0])
@@ -222,6 +398,100 @@ func (p packed) Delete(k []byte) error {
 	return p.replace(old, es)
 }
 
+// blockWalk reads a block's entries in place, one after another, keeping
+// the current key and the one before it rebuilt in room (the caller's, so
+// that a walk allocates nothing for keys that fit).
+type blockWalk struct {
+	key, prev []byte
+	shared    int    // how many bytes key shares with prev
+	val       []byte // the current entry's value, in the block's bytes
+	valAt     int    // where the current entry's value length starts
+}
+
+// keyRoom holds a walk's two keys; index keys are 10-60 bytes.
+type keyRoom [2][128]byte
+
+// entrySpan is where an entry sits in a block's bytes: [start, end).
+type entrySpan struct{ start, end int }
+
+// step reads the entry at off of block bv, stored against w.key (the key
+// before it): the entry's key becomes w.key, and the one before w.prev.
+// The two swap rooms rather than copy.
+func (w *blockWalk) step(bv []byte, off int) (entrySpan, error) {
+	bad := func(what string) (entrySpan, error) {
+		return entrySpan{}, fmt.Errorf("packed block at %d: %s: %w", off, what, errCorrupt)
+	}
+	rest := bv[off:]
+	shared, n := binary.Uvarint(rest)
+	if n <= 0 || shared > uint64(len(w.key)) {
+		return bad("bad shared length")
+	}
+	rest = rest[n:]
+	suffix, n := binary.Uvarint(rest)
+	if n <= 0 || suffix > uint64(len(rest)-n) {
+		return bad("bad suffix length")
+	}
+	suffixBytes := rest[n : n+int(suffix)]
+	rest = rest[n+int(suffix):]
+	valAt := len(bv) - len(rest)
+	vlen, n := binary.Uvarint(rest)
+	if n <= 0 || vlen > uint64(len(rest)-n) {
+		return bad("bad value length")
+	}
+	w.key, w.prev = append(append(w.prev[:0], w.key[:shared]...), suffixBytes...), w.key
+	w.shared = int(shared)
+	w.val, w.valAt = rest[n:n+int(vlen)], valAt
+	return entrySpan{off, valAt + n + int(vlen)}, nil
+}
+
+// find walks block (bk, bv) to the first entry whose key is at least k,
+// which must sort after bk. It returns that entry's span and whether its key
+// is k, with w holding its key, its value and the key before it; past the
+// last entry the span is empty at len(bv) and w.prev is the last key.
+//
+// It compares few bytes: while the keys sort below k, match is how many
+// bytes the current one shares with k. The next key then sorts below k too
+// when it keeps more than match bytes of the one before, and above k when
+// it keeps fewer (it is greater than the one before where they differ, and
+// the one before equals k there); only when it keeps exactly match bytes
+// are its own bytes compared with k's.
+func (w *blockWalk) find(bk, bv, k []byte, room *keyRoom) (entrySpan, bool, error) {
+	w.key, w.prev = append(room[0][:0], bk...), room[1][:0]
+	match := commonPrefix(bk, k)
+	for off := 0; off < len(bv); {
+		at, err := w.step(bv, off)
+		if err != nil {
+			return at, false, err
+		}
+		switch s := w.shared; {
+		case s < match:
+			return at, false, nil
+		case s == match:
+			rest := w.key[s:]
+			if c := bytes.Compare(rest, k[s:]); c >= 0 {
+				return at, c == 0, nil
+			}
+			match = s + commonPrefix(rest, k[s:])
+		}
+		off = at.end
+	}
+	w.prev = w.key
+	return entrySpan{len(bv), len(bv)}, false, nil
+}
+
+// appendEntry encodes the entry (k, v) stored after the key prev.
+func appendEntry(out, prev, k, v []byte) []byte {
+	shared := commonPrefix(prev, k)
+	out = binary.AppendUvarint(out, uint64(shared))
+	out = binary.AppendUvarint(out, uint64(len(k)-shared))
+	out = append(out, k[shared:]...)
+	return appendValue(out, v)
+}
+
+func appendValue(out, v []byte) []byte {
+	return append(binary.AppendUvarint(out, uint64(len(v))), v...)
+}
+
 // blockSize1 is blockSize that allows an empty block.
 func blockSize1(es []entry) int {
 	if len(es) == 0 {
@@ -233,6 +503,7 @@ func blockSize1(es []entry) int {
 // replace writes es in place of the block under old: under their first key,
 // split into blocks of at most maxBlock, or nothing when es is empty.
 func (p packed) replace(old []byte, es []entry) error {
+	p.tails.clear()
 	if len(es) == 0 || !bytes.Equal(es[0].k, old) {
 		if err := p.b.Delete(old); err != nil {
 			return err
@@ -267,6 +538,7 @@ func splitAt(es []entry, size int) int {
 // load writes es, sorted and with distinct keys, into an empty packed
 // bucket in full blocks (imports, migrations, a user's first index).
 func (p packed) load(es []entry) error {
+	p.tails.clear()
 	for len(es) > 0 {
 		n := splitAt(es, maxBlock)
 		if err := p.b.Put(es[0].k, encodeBlock(es[:n])); err != nil {
@@ -401,7 +673,8 @@ func (pc *packedCursor) Prev() ([]byte, []byte) {
 
 // Seek moves to the first entry at or after k.
 func (pc *packedCursor) Seek(k []byte) ([]byte, []byte) {
-	if !pc.load(blockFor(pc.c, k)) {
+	bk, bv, _ := blockFor(pc.c, k)
+	if !pc.load(bk, bv) {
 		return nil, nil
 	}
 	if i, _ := search(pc.es, k); i < len(pc.es) {
@@ -409,4 +682,12 @@ func (pc *packedCursor) Seek(k []byte) ([]byte, []byte) {
 	}
 	pc.i = len(pc.es) - 1
 	return pc.Next()
+}
+
+// tailsIfWritable is room for b's tails in a write transaction.
+func tailsIfWritable(b *bbolt.Bucket) *blockTails {
+	if b.Writable() {
+		return &blockTails{}
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package bolt
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
@@ -27,14 +28,21 @@ func TestPackedMatchesAMap(t *testing.T) {
 	}
 	defer db.Close()
 	rng := rand.New(rand.NewPCG(1, 2))
+	seq := 0
 	key := func() []byte {
-		// A stream prefix, a sort part and an id, as index keys are.
+		// A stream prefix, a sort part and an id, as index keys are; one in
+		// three after every key of its stream, as creates sorted by time or
+		// id append to the newest block.
+		if rng.IntN(3) == 0 {
+			seq++
+			return fmt.Appendf(nil, "b%c%c-%06d-%d", '0'+rng.IntN(2), '0'+rng.IntN(4), 5000+seq, 0)
+		}
 		return fmt.Appendf(nil, "b%c%c-%06d-%d", '0'+rng.IntN(2), '0'+rng.IntN(4), rng.IntN(5000), rng.IntN(3))
 	}
 	want := map[string]string{}
 	check := func(tx *bbolt.Tx) {
 		t.Helper()
-		p := packed{tx.Bucket([]byte("p"))}
+		p := packed{b: tx.Bucket([]byte("p"))}
 		keys := make([]string, 0, len(want))
 		for k := range want {
 			keys = append(keys, k)
@@ -117,14 +125,19 @@ func TestPackedMatchesAMap(t *testing.T) {
 			es = append(es, entry{k, v})
 		}
 		slices.SortFunc(es, func(a, b entry) int { return bytes.Compare(a.k, b.k) })
-		return packed{b}.load(es)
+		return packed{b: b}.load(es)
 	}); err != nil {
 		t.Fatal(err)
 	}
 	db.View(func(tx *bbolt.Tx) error { check(tx); return nil })
 	for round := range 60 {
 		if err := db.Update(func(tx *bbolt.Tx) error {
-			p := packed{tx.Bucket([]byte("p"))}
+			p := packed{b: tx.Bucket([]byte("p"))}
+			if round%3 > 0 {
+				// As the store writes: remembering the blocks it appends to
+				// for the rest of the transaction.
+				p.tails = tailsIfWritable(p.b)
+			}
 			for range 300 {
 				k := key()
 				// Early rounds mostly add, later ones mostly delete, down to
@@ -305,4 +318,75 @@ func TestSearchReadsADescriptionNotRepeated(t *testing.T) {
 			t.Errorf("q=%s: %v (%d) %v, want [%s]", search, titles, total, err, want)
 		}
 	}
+}
+
+// TestPackedTailsFollowRewrites: a block the transaction appended to is
+// remembered (blockTails); when a later write rewrites it another way (a
+// key put before the first block renames it, deletes merge it into the
+// block before), appends after that go where the block is now, never to a
+// copy under its old key.
+func TestPackedTailsFollowRewrites(t *testing.T) {
+	db, err := bbolt.Open(filepath.Join(t.TempDir(), "p.db"), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	key := func(i int) []byte { return fmt.Appendf(nil, "b01-%06d", i) }
+	want := map[string]bool{}
+	err = db.Update(func(tx *bbolt.Tx) error {
+		b, err := tx.CreateBucket([]byte("p"))
+		if err != nil {
+			return err
+		}
+		p := packed{b: b, tails: tailsIfWritable(b)}
+		put := func(i int) {
+			t.Helper()
+			if err := p.Put(key(i), nil); err != nil {
+				t.Fatal(err)
+			}
+			want[string(key(i))] = true
+		}
+		del := func(i int) {
+			t.Helper()
+			if err := p.Delete(key(i)); err != nil {
+				t.Fatal(err)
+			}
+			delete(want, string(key(i)))
+		}
+		// Appends fill several blocks; the last one is a tail.
+		for i := 100; i < 300; i++ {
+			put(i)
+		}
+		// A key before every other renames the first block, then more
+		// appends.
+		put(1)
+		for i := 300; i < 320; i++ {
+			put(i)
+		}
+		// Emptying the blocks before the last merges it into them.
+		for i := 100; i < 290; i++ {
+			del(i)
+		}
+		for i := 320; i < 400; i++ {
+			put(i)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.View(func(tx *bbolt.Tx) error {
+		var got []string
+		if err := (packed{b: tx.Bucket([]byte("p"))}).ForEach(func(k, _ []byte) error {
+			got = append(got, string(k))
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		keys := slices.Sorted(maps.Keys(want))
+		if !slices.Equal(got, keys) {
+			t.Errorf("the bucket holds %d keys, want %d: %q…", len(got), len(keys), got[:min(5, len(got))])
+		}
+		return nil
+	})
 }

@@ -60,7 +60,7 @@ func downgrade(tb testing.TB, path string, to int) {
 			if idx := user.Bucket(idxBucket); idx != nil && to <= 4 {
 				for _, sort := range sortBuckets {
 					var es []entry
-					if err := (packed{idx.Bucket(sort)}).ForEach(func(k, v []byte) error {
+					if err := (packed{b: idx.Bucket(sort)}).ForEach(func(k, v []byte) error {
 						es = append(es, entry{slices.Clone(k), slices.Clone(v)})
 						return nil
 					}); err != nil {
