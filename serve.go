@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,6 +26,14 @@ import (
 	"taskbolt/store"
 	"taskbolt/store/atomicfile"
 )
+
+// serveGCPercent is the collector's GOGC while serving, unless GOGC is set.
+// Go's default, 100, collects each time the heap doubles; a server's live
+// heap is a few megabytes, so under load that was every few hundred
+// requests, and collecting cost a create a fifth of its time. At 400 a
+// create of an indexed user takes 15-20 % less CPU and a list 10 % less,
+// for 10-25 MB more peak RSS under load (README "Configuration", GOGC).
+const serveGCPercent = 400
 
 func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
 	fs := flags("serve", stderr)
@@ -41,6 +50,9 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 		return err
 	}
 	log := newLogger(cfg, stderr)
+	if _, set := os.LookupEnv("GOGC"); !set {
+		defer debug.SetGCPercent(debug.SetGCPercent(serveGCPercent))
+	}
 	if *ephemeral {
 		dir, err := os.MkdirTemp("", "taskbolt-ephemeral-")
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -301,4 +302,32 @@ func TestMCPIsOnWithDevOrMCP(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestServeCollectsLessOften: serving sets the collector's GOGC to
+// serveGCPercent and gives the process its own back on shutdown; with GOGC
+// in the environment it leaves the runtime's setting alone.
+func TestServeCollectsLessOften(t *testing.T) {
+	gcPercent := func() int { p := debug.SetGCPercent(-1); debug.SetGCPercent(p); return p }
+	before := gcPercent()
+	if before == serveGCPercent {
+		t.Fatalf("the test process already collects at %d", before)
+	}
+	t.Setenv("GOGC", "") // restored after the test
+	os.Unsetenv("GOGC")  // the runtime read it at start; serve looks again
+	s := start(t, baseEnv(t, filepath.Join(t.TempDir(), "a.db")))
+	if got := gcPercent(); got != serveGCPercent {
+		t.Errorf("GOGC while serving = %d, want %d", got, serveGCPercent)
+	}
+	s.shutdown(t)
+	if got := gcPercent(); got != before {
+		t.Errorf("GOGC after serving = %d, want %d back", got, before)
+	}
+
+	t.Setenv("GOGC", "150")
+	s = start(t, baseEnv(t, filepath.Join(t.TempDir(), "b.db")))
+	if got := gcPercent(); got != before {
+		t.Errorf("GOGC while serving with GOGC=150 set = %d, want the runtime's %d untouched", got, before)
+	}
+	s.shutdown(t)
 }
