@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	bbolt "go.etcd.io/bbolt"
 )
@@ -553,6 +554,7 @@ func (p packed) load(es []entry) error {
 // reads them.
 func (p packed) ForEach(fn func(k, v []byte) error) error {
 	c := p.Cursor()
+	defer c.release()
 	var last []byte
 	for k, v := c.First(); k != nil; k, v = c.Next() {
 		if last != nil && bytes.Compare(last, k) >= 0 {
@@ -567,6 +569,8 @@ func (p packed) ForEach(fn func(k, v []byte) error) error {
 }
 
 // Cursor returns a cursor over the entries, with bbolt's cursor's methods.
+// Its user releases it when done, which gives its decoding room back to
+// blockBufs: a cursor left unreleased makes the next one allocate.
 func (p packed) Cursor() *packedCursor { return &packedCursor{c: p.b.Cursor()} }
 
 // packedCursor walks a packed bucket's entries. The key and value it
@@ -590,8 +594,12 @@ type blockBuf struct {
 }
 
 var blockBufs = sync.Pool{New: func() any {
+	blockBufsMade.Add(1)
 	return &blockBuf{es: make([]entry, 0, maxBlock/8), arena: make([]byte, 0, 4*maxBlock)}
 }}
+
+// blockBufsMade counts the rooms blockBufs had to make (TestCursorsGiveRoomBack).
+var blockBufsMade atomic.Int64
 
 // put gives the room back to the pool, keeping what it grew to.
 func (b *blockBuf) put() {

@@ -324,6 +324,7 @@ func dueList(u *userBuckets, q *store.ListQuery) ([]uint64, error) {
 		for s.start(); s.k != nil; s.next() {
 			matches = append(matches, keyID(s.k))
 		}
+		s.c.release()
 	}
 	return sortPage(u, q, matches)
 }
@@ -397,6 +398,7 @@ func countDueBefore(u *userBuckets, kind byte, t *time.Time) int {
 			for k, _ := cur.Seek(lo); k != nil && bytes.Compare(k, hi) < 0; k, _ = cur.Next() {
 				n++
 			}
+			cur.release()
 		}
 	}
 	return n
