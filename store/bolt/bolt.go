@@ -150,7 +150,8 @@ func Open(path string, opt Options) (*Store, error) {
 	if opt.IndexAfter == 0 {
 		opt.IndexAfter = DefaultIndexAfter
 	}
-	s := &Store{db: db, path: path, now: opt.Now, log: opt.Logger, indexAfter: opt.IndexAfter, writes: &groupCommit{db: db}}
+	s := &Store{db: db, path: path, now: opt.Now, log: opt.Logger, indexAfter: opt.IndexAfter}
+	s.writes = &groupCommit{db: db, endTx: s.forgetOpenUsers}
 	if err := s.checkSchema(); err != nil {
 		db.Close()
 		return nil, err

@@ -25,6 +25,7 @@ import (
 // set its results on every run, as with DB.Batch.
 type groupCommit struct {
 	db    *bbolt.DB
+	endTx func() // run at the end of every transaction, inside it (nil: nothing)
 	mu    sync.Mutex
 	queue []*groupWrite
 	busy  bool // a leader is committing; new writes queue
@@ -76,6 +77,7 @@ func (g *groupCommit) commit(group []*groupWrite) {
 	for len(group) > 0 {
 		failed := -1
 		err := g.db.Update(func(tx *bbolt.Tx) error {
+			defer g.end()
 			for i, w := range group {
 				if err := safely(w.fn, tx); err != nil {
 					failed = i
@@ -92,7 +94,16 @@ func (g *groupCommit) commit(group []*groupWrite) {
 		}
 		w := group[failed]
 		group = slices.Delete(group, failed, failed+1)
-		w.done <- g.db.Update(func(tx *bbolt.Tx) error { return safely(w.fn, tx) })
+		w.done <- g.db.Update(func(tx *bbolt.Tx) error {
+			defer g.end()
+			return safely(w.fn, tx)
+		})
+	}
+}
+
+func (g *groupCommit) end() {
+	if g.endTx != nil {
+		g.endTx()
 	}
 }
 

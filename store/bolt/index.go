@@ -121,11 +121,17 @@ func (s *Store) openUser(tx *bbolt.Tx, owner string) (*userBuckets, error) {
 }
 
 // openUsers are the users' buckets opened by one write transaction. Only
-// the transaction's writer touches them, under bbolt's writer lock.
+// the transaction's writer touches them, under bbolt's writer lock, and
+// forgets them before it ends (forgetOpenUsers): kept, they would hold the
+// transaction's pages and nodes (all of an import's) until the next write.
 type openUsers struct {
 	tx    *bbolt.Tx
 	users map[string]*userBuckets
 }
+
+// forgetOpenUsers ends openUser's memory of the current transaction; every
+// write transaction that calls openUser calls it before it ends.
+func (s *Store) forgetOpenUsers() { s.openUsers = openUsers{} }
 
 // userBucketsOf opens a user's buckets, creating tasks in a write
 // transaction when it is missing.

@@ -309,7 +309,7 @@ func (ts *blockTails) clear() {
 // putDecoded is Put by decoding the whole block (bk, bv), for a key before
 // the block's first or a block that must split.
 func (p packed) putDecoded(bk, bv, k, v []byte) error {
-	buf := blockBufs.Get().(*blockBuf)
+	buf := takeRoom()
 	defer buf.put()
 	es, arena, err := decodeBlock(bk, bv, buf.es[:0], buf.arena[:0])
 	buf.es, buf.arena = es, arena
@@ -370,7 +370,7 @@ func (p packed) Delete(k []byte) error {
 // deleteDecoded is Delete by decoding the whole block, merging it with the
 // next one when it is left small.
 func (p packed) deleteDecoded(c *bbolt.Cursor, bk, bv, k []byte) error {
-	buf := blockBufs.Get().(*blockBuf)
+	buf := takeRoom()
 	defer buf.put()
 	es, arena, err := decodeBlock(bk, bv, buf.es[:0], buf.arena[:0])
 	buf.es, buf.arena = es, arena
@@ -594,15 +594,22 @@ type blockBuf struct {
 }
 
 var blockBufs = sync.Pool{New: func() any {
-	blockBufsMade.Add(1)
 	return &blockBuf{es: make([]entry, 0, maxBlock/8), arena: make([]byte, 0, 4*maxBlock)}
 }}
 
-// blockBufsMade counts the rooms blockBufs had to make (TestCursorsGiveRoomBack).
-var blockBufsMade atomic.Int64
+// roomsOut counts the rooms taken from blockBufs and not yet given back: a
+// cursor that is never released leaves one out, and makes the next
+// cursor allocate (TestCursorsGiveRoomBack).
+var roomsOut atomic.Int64
+
+func takeRoom() *blockBuf {
+	roomsOut.Add(1)
+	return blockBufs.Get().(*blockBuf)
+}
 
 // put gives the room back to the pool, keeping what it grew to.
 func (b *blockBuf) put() {
+	roomsOut.Add(-1)
 	b.es, b.arena = b.es[:0], b.arena[:0]
 	clear(b.es[:cap(b.es)]) // drop references into the database
 	blockBufs.Put(b)
@@ -626,7 +633,7 @@ func (pc *packedCursor) load(bk, bv []byte) bool {
 		return false
 	}
 	if pc.arena == nil {
-		pc.blockBuf = blockBufs.Get().(*blockBuf)
+		pc.blockBuf = takeRoom()
 		pc.es, pc.arena = pc.blockBuf.es[:0], pc.blockBuf.arena[:0]
 	}
 	var err error
