@@ -56,38 +56,25 @@ func decodeBlock(key, value []byte, es []entry, arena []byte) ([]entry, []byte, 
 	}
 	first := len(es)
 	prev := key
-	for len(value) > 0 {
-		shared, n := binary.Uvarint(value)
-		if n <= 0 || shared > uint64(len(prev)) {
-			return bad("bad shared length")
+	for off := 0; off < len(value); {
+		e, what := readEntry(value, off, len(prev))
+		if what != "" {
+			return bad(what)
 		}
-		value = value[n:]
-		suffix, n := binary.Uvarint(value)
-		if n <= 0 || suffix > uint64(len(value)-n) {
-			return bad("bad suffix length")
-		}
-		suffixBytes := value[n : n+int(suffix)]
-		value = value[n+int(suffix):]
-		vlen, n := binary.Uvarint(value)
-		if n <= 0 || vlen > uint64(len(value)-n) {
-			return bad("bad value length")
-		}
-		vbytes := value[n : n+int(vlen)]
-		value = value[n+int(vlen):]
-
-		start := len(arena)
-		arena = append(append(append(arena, prev[:shared]...), suffixBytes...), vbytes...)
-		k := arena[start : start+int(shared)+int(suffix) : start+int(shared)+int(suffix)]
+		off = e.end
+		start, klen := len(arena), e.shared+len(e.suffix)
+		arena = append(append(append(arena, prev[:e.shared]...), e.suffix...), e.value...)
+		k := arena[start : start+klen : start+klen]
 		var v []byte
-		if vlen > 0 {
-			v = arena[start+len(k) : len(arena) : len(arena)]
+		if len(e.value) > 0 {
+			v = arena[start+klen : len(arena) : len(arena)]
 		}
 		// A key sorts after the one before it when the first byte it does
 		// not share is greater, or when it only adds bytes to it.
 		switch {
-		case len(es) == first && (shared != uint64(len(key)) || suffix != 0):
+		case len(es) == first && (e.shared != len(key) || len(e.suffix) != 0):
 			return bad("first entry is not the block's key")
-		case len(es) > first && (suffix == 0 || shared < uint64(len(prev)) && suffixBytes[0] <= prev[shared]):
+		case len(es) > first && (len(e.suffix) == 0 || e.shared < len(prev) && e.suffix[0] <= prev[e.shared]):
 			return bad("keys out of order")
 		}
 		es = append(es, entry{k, v})
@@ -419,30 +406,47 @@ type entrySpan struct{ start, end int }
 // before it): the entry's key becomes w.key, and the one before w.prev.
 // The two swap rooms rather than copy.
 func (w *blockWalk) step(bv []byte, off int) (entrySpan, error) {
-	bad := func(what string) (entrySpan, error) {
+	e, what := readEntry(bv, off, len(w.key))
+	if what != "" {
 		return entrySpan{}, fmt.Errorf("packed block at %d: %s: %w", off, what, errCorrupt)
 	}
+	w.key, w.prev = append(append(w.prev[:0], w.key[:e.shared]...), e.suffix...), w.key
+	w.shared, w.val, w.valAt = e.shared, e.value, e.valAt
+	return entrySpan{off, e.end}, nil
+}
+
+// storedEntry is one entry as a block stores it: how many bytes of the key
+// before it its key shares, the rest of its key and its value, in the
+// block's bytes; valAt (where its value's length starts) and end are
+// offsets in the block.
+type storedEntry struct {
+	shared        int
+	suffix, value []byte
+	valAt, end    int
+}
+
+// readEntry reads the entry at off of block bv, stored against a key of
+// prevLen bytes. what says what is wrong with a damaged one.
+func readEntry(bv []byte, off, prevLen int) (e storedEntry, what string) {
 	rest := bv[off:]
 	shared, n := binary.Uvarint(rest)
-	if n <= 0 || shared > uint64(len(w.key)) {
-		return bad("bad shared length")
+	if n <= 0 || shared > uint64(prevLen) {
+		return e, "bad shared length"
 	}
 	rest = rest[n:]
 	suffix, n := binary.Uvarint(rest)
 	if n <= 0 || suffix > uint64(len(rest)-n) {
-		return bad("bad suffix length")
+		return e, "bad suffix length"
 	}
-	suffixBytes := rest[n : n+int(suffix)]
+	e.shared, e.suffix = int(shared), rest[n:n+int(suffix)]
 	rest = rest[n+int(suffix):]
-	valAt := len(bv) - len(rest)
+	e.valAt = len(bv) - len(rest)
 	vlen, n := binary.Uvarint(rest)
 	if n <= 0 || vlen > uint64(len(rest)-n) {
-		return bad("bad value length")
+		return e, "bad value length"
 	}
-	w.key, w.prev = append(append(w.prev[:0], w.key[:shared]...), suffixBytes...), w.key
-	w.shared = int(shared)
-	w.val, w.valAt = rest[n:n+int(vlen)], valAt
-	return entrySpan{off, valAt + n + int(vlen)}, nil
+	e.value, e.end = rest[n:n+int(vlen)], e.valAt+n+int(vlen)
+	return e, ""
 }
 
 // find walks block (bk, bv) to the first entry whose key is at least k,

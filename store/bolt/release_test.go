@@ -16,11 +16,7 @@ import (
 // that the next list reuses it instead of allocating: after them no room
 // is out.
 func TestCursorsGiveRoomBack(t *testing.T) {
-	s, err := Open(filepath.Join(t.TempDir(), "tasks.db"), Options{IndexAfter: 10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openIndexingEarly(t)
 	ctx := context.Background()
 	now := time.Now()
 	tasks := make([]store.Task, 300)
@@ -58,11 +54,7 @@ func TestCursorsGiveRoomBack(t *testing.T) {
 // transaction's writes are forgotten before the transaction ends, so that
 // no transaction's pages (an import's, all of them) stay reachable after it.
 func TestWritesForgetTheirBuckets(t *testing.T) {
-	s, err := Open(filepath.Join(t.TempDir(), "tasks.db"), Options{IndexAfter: 10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openIndexingEarly(t)
 	ctx := context.Background()
 	for i := range 20 {
 		if _, err := s.Create(ctx, "alice", store.NewTask{Title: fmt.Sprint("task ", i)}); err != nil {
@@ -81,4 +73,16 @@ func TestWritesForgetTheirBuckets(t *testing.T) {
 	if s.openUsers.tx != nil || s.openUsers.users != nil {
 		t.Error("after an update and a load the store still holds the transaction's buckets")
 	}
+}
+
+// openIndexingEarly opens a store in a test's directory that indexes a user
+// past 10 tasks, closed when the test ends.
+func openIndexingEarly(t *testing.T) *Store {
+	t.Helper()
+	s, err := Open(filepath.Join(t.TempDir(), "tasks.db"), Options{IndexAfter: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }
