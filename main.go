@@ -26,6 +26,9 @@ var version = "dev"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	if name, _ := commandOf(os.Args[1:]); name == "serve" {
+		collectLessOften()
+	}
 	err := run(ctx, os.Args[1:], os.Environ(), os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
@@ -170,16 +173,22 @@ func usage() string {
 }
 
 // run is the whole program; main and the end-to-end tests call it.
+// commandOf splits a command line into the command's name (serve when it
+// starts with a flag or is empty) and its arguments.
+func commandOf(args []string) (string, []string) {
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		return args[0], args[1:]
+	}
+	return "serve", args
+}
+
 func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
 	// `taskbolt --help` is a first-time user asking what taskbolt does: the
 	// overview, as `taskbolt help`. `taskbolt serve --help` lists serve's flags.
 	if len(args) == 1 && slices.Contains([]string{"-h", "-help", "--help"}, args[0]) {
 		args = []string{"help"}
 	}
-	name := "serve"
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		name, args = args[0], args[1:]
-	}
+	name, args := commandOf(args)
 	if name == "help" {
 		fmt.Fprint(stdout, usage())
 		return nil

@@ -27,13 +27,23 @@ import (
 	"taskbolt/store/atomicfile"
 )
 
-// serveGCPercent is the collector's GOGC while serving, unless GOGC is set.
-// Go's default, 100, collects each time the heap doubles; a server's live
-// heap is a few megabytes, so under load that was every few hundred
-// requests, and collecting cost a create a fifth of its time. At 400 a
-// create of an indexed user takes 15-20 % less CPU and a list 10 % less,
-// for 10-25 MB more peak RSS under load (README "Configuration", GOGC).
+// serveGCPercent is the collector's GOGC for a process that serves, unless
+// GOGC is set (main sets it, so that servers started in one process by tests
+// leave the process's setting alone). Go's default, 100, collects each time
+// the heap doubles; a server's live heap is a few megabytes, so under load
+// that was every few hundred requests, and collecting cost a create a fifth
+// of its time. At 400 a create of an indexed user takes 15-20 % less CPU and
+// a list 10 % less, for 10-25 MB more peak RSS under load (README
+// "Configuration", GOGC).
 const serveGCPercent = 400
+
+// collectLessOften gives a serving process serveGCPercent, unless GOGC
+// says otherwise.
+func collectLessOften() {
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(serveGCPercent)
+	}
+}
 
 func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
 	fs := flags("serve", stderr)
@@ -50,9 +60,6 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 		return err
 	}
 	log := newLogger(cfg, stderr)
-	if _, set := os.LookupEnv("GOGC"); !set {
-		defer debug.SetGCPercent(debug.SetGCPercent(serveGCPercent))
-	}
 	if *ephemeral {
 		dir, err := os.MkdirTemp("", "taskbolt-ephemeral-")
 		if err != nil {

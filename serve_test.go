@@ -9,9 +9,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -304,30 +304,43 @@ func TestMCPIsOnWithDevOrMCP(t *testing.T) {
 	}
 }
 
-// TestServeCollectsLessOften: serving sets the collector's GOGC to
-// serveGCPercent and gives the process its own back on shutdown; with GOGC
-// in the environment it leaves the runtime's setting alone.
+// TestServeCollectsLessOften: the real program collects at GOGC=400 when
+// it serves (go_gc_gogc_percent on /metrics), and at what GOGC says when it
+// is set.
 func TestServeCollectsLessOften(t *testing.T) {
-	gcPercent := func() int { p := debug.SetGCPercent(-1); debug.SetGCPercent(p); return p }
-	before := gcPercent()
-	if before == serveGCPercent {
-		t.Fatalf("the test process already collects at %d", before)
+	for _, c := range []struct {
+		gogc string // "" leaves GOGC out of the environment
+		want string
+	}{{"", fmt.Sprint(serveGCPercent)}, {"150", "150"}} {
+		env := []string{}
+		for _, kv := range os.Environ() {
+			if !strings.HasPrefix(kv, "GOGC=") {
+				env = append(env, kv)
+			}
+		}
+		if c.gogc != "" {
+			env = append(env, "GOGC="+c.gogc)
+		}
+		cmd := exec.Command(taskboltBinary(t), "serve")
+		cmd.Env = append(env, baseEnv(t, filepath.Join(t.TempDir(), "t.db"), "METRICS=true")...)
+		stdout, _ := cmd.StdoutPipe()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		url := ""
+		lines := bufio.NewScanner(stdout)
+		for lines.Scan() {
+			if u, ok := strings.CutPrefix(lines.Text(), "listening on "); ok {
+				url = u
+				break
+			}
+		}
+		go io.Copy(io.Discard, stdout)
+		_, metrics := call(t, "GET", url+"/metrics", "", "")
+		cmd.Process.Signal(os.Interrupt)
+		cmd.Wait()
+		if line := "go_gc_gogc_percent " + c.want; !strings.Contains(metrics, "\n"+line+"\n") {
+			t.Errorf("GOGC=%q: /metrics has no line %q", c.gogc, line)
+		}
 	}
-	t.Setenv("GOGC", "") // restored after the test
-	os.Unsetenv("GOGC")  // the runtime read it at start; serve looks again
-	s := start(t, baseEnv(t, filepath.Join(t.TempDir(), "a.db")))
-	if got := gcPercent(); got != serveGCPercent {
-		t.Errorf("GOGC while serving = %d, want %d", got, serveGCPercent)
-	}
-	s.shutdown(t)
-	if got := gcPercent(); got != before {
-		t.Errorf("GOGC after serving = %d, want %d back", got, before)
-	}
-
-	t.Setenv("GOGC", "150")
-	s = start(t, baseEnv(t, filepath.Join(t.TempDir(), "b.db")))
-	if got := gcPercent(); got != before {
-		t.Errorf("GOGC while serving with GOGC=150 set = %d, want the runtime's %d untouched", got, before)
-	}
-	s.shutdown(t)
 }
