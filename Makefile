@@ -13,7 +13,7 @@ EXAMPLE  := examples/nextjs
 E2E_TASKBOLT_PORT ?= 18080
 E2E_APP_PORT      ?= 13080
 
-.PHONY: help build run test unit race postgres vet fmt bench load edge fuzz cover clean harness example-deps e2e api-client docs-assets perf-guard release release-test
+.PHONY: help build run test unit race postgres vet fmt bench load edge fuzz cover clean harness example-deps e2e api-client docs-assets perf-guard release release-test npm-packages
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -58,12 +58,21 @@ $(EXAMPLE)/node_modules/.package-lock.json: $(EXAMPLE)/package-lock.json
 api-client: example-deps ## regenerate the example's typed client (examples/nextjs/lib/api-types.ts) from api/openapi.json
 	cd $(EXAMPLE) && npm run --silent gen:api
 
-# The browser test: the example's typed client must match api/openapi.json and
-# typecheck; then `next build` (a placeholder secret and an in-memory auth
-# database, since Next.js loads the auth module while collecting pages) and
-# e2e/run.mjs drives Debian's Chromium through token and cookie mode.
-e2e: build example-deps ## browser test of examples/nextjs in token and cookie mode (installs Debian's chromium if missing)
+# This platform's npm packages in dist/npm, which examples/nextjs links (its
+# `npm run dev` runs taskbolt from them): made anew each time, so that the
+# example never runs an older binary. It replaces what dist/ held.
+npm-packages: ## make this platform's npm packages (taskbolt, @taskbolt/<os>-<cpu>) in dist/npm for examples/nextjs
+	$(GO) run ./testdata/release -out dist -targets $$($(GO) env GOOS)/$$($(GO) env GOARCH)
+
+# The browser test: `npm run dev` starts taskbolt from the npm package next to
+# `next dev` (e2e/dev.mjs); the example's typed client must match
+# api/openapi.json and typecheck; then `next build` (a placeholder secret and
+# an in-memory auth database, since Next.js loads the auth module while
+# collecting pages) and e2e/run.mjs drives Debian's Chromium through token and
+# cookie mode.
+e2e: build example-deps npm-packages ## browser test of examples/nextjs in token and cookie mode (installs Debian's chromium if missing)
 	@command -v chromium >/dev/null || { echo "== installing chromium"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	cd $(EXAMPLE) && node e2e/dev.mjs
 	cd $(EXAMPLE) && npm run --silent check:api && npx tsc --noEmit
 	cd $(EXAMPLE) && NEXT_TELEMETRY_DISABLED=1 TASKBOLT_URL=http://127.0.0.1:$(E2E_TASKBOLT_PORT) \
 		BETTER_AUTH_URL=http://localhost:$(E2E_APP_PORT) BETTER_AUTH_SECRET=placeholder-for-next-build-never-used-at-run-time \

@@ -20,7 +20,9 @@ function binaryPath() {
   if (process.env.TASKBOLT_BINARY) return process.env.TASKBOLT_BINARY;
   const { name, exe } = pkgOf();
   try {
-    return require.resolve(`${name}/bin/${exe}`);
+    // Beside this package, as npm installs it; else from the app's own
+    // node_modules, where a linked install (file:, pnpm) leaves it.
+    return require.resolve(`${name}/bin/${exe}`, { paths: [__dirname, process.cwd()] });
   } catch {
     throw new Error(
       `taskbolt: no binary for ${process.platform}-${process.arch}: the optional dependency ${name} is not installed. ` +
