@@ -92,7 +92,7 @@ release: ## build the release into dist/: binaries for 5 platforms, archives, SB
 # The release's tests: reproducible bytes, contents, the Dockerfile; the linux
 # binaries answer over HTTP (arm64 under Debian's qemu-user-static, installed
 # if missing); the npm packages install offline and run from a Vitest test.
-release-test: ## test the release (linux/amd64 and linux/arm64): reproducibility, SBOM, Dockerfile, qemu arm64 smoke, offline npm install
+release-test: ## test the release (linux/amd64 and linux/arm64): reproducibility, SBOM, Dockerfile, qemu arm64 smoke, offline npm install, go install by the module path
 	@command -v qemu-aarch64-static >/dev/null || { echo "== installing qemu-user-static"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-user-static >/dev/null; }
 	$(GO) test -count=1 ./testdata/release/
 	$(MAKE) --no-print-directory release TARGETS=linux/amd64,linux/arm64

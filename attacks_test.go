@@ -17,8 +17,8 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"taskbolt/auth/authtest"
-	"taskbolt/auth/hs256"
+	"github.com/taskbolt/taskbolt/auth/authtest"
+	"github.com/taskbolt/taskbolt/auth/hs256"
 )
 
 func rawToken(header, payload string, sig []byte) string {

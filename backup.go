@@ -7,8 +7,8 @@ import (
 	"io"
 	"net/http"
 
-	"taskbolt/store"
-	"taskbolt/store/atomicfile"
+	"github.com/taskbolt/taskbolt/store"
+	"github.com/taskbolt/taskbolt/store/atomicfile"
 )
 
 // backup writes a consistent snapshot to FILE: straight from the database

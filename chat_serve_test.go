@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"taskbolt/api/agent/agenttest"
+	"github.com/taskbolt/taskbolt/api/agent/agenttest"
 )
 
 // TestServeChat runs the real program: without a model it says at start

@@ -7,7 +7,7 @@ import (
 	"io"
 	"time"
 
-	"taskbolt/store"
+	"github.com/taskbolt/taskbolt/store"
 )
 
 // check verifies that the database's indexes and counts agree with its

@@ -8,8 +8,8 @@ import (
 	"os"
 	"path/filepath"
 
-	"taskbolt/store"
-	"taskbolt/store/bolt"
+	"github.com/taskbolt/taskbolt/store"
+	"github.com/taskbolt/taskbolt/store/bolt"
 )
 
 // compact rewrites the bbolt file into a fresh, dense one: in place when no

@@ -18,9 +18,9 @@ import (
 	"github.com/caarlos0/env/v11"
 	"github.com/joho/godotenv"
 
-	"taskbolt/api"
-	"taskbolt/auth"
-	"taskbolt/auth/hs256"
+	"github.com/taskbolt/taskbolt/api"
+	"github.com/taskbolt/taskbolt/auth"
+	"github.com/taskbolt/taskbolt/auth/hs256"
 )
 
 // config is every setting, parsed once from the environment.

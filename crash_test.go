@@ -23,8 +23,8 @@ import (
 
 	bbolt "go.etcd.io/bbolt"
 
-	"taskbolt/store"
-	"taskbolt/store/bolt"
+	"github.com/taskbolt/taskbolt/store"
+	"github.com/taskbolt/taskbolt/store/bolt"
 )
 
 var (

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"taskbolt/store/postgres/pgtest"
+	"github.com/taskbolt/taskbolt/store/postgres/pgtest"
 )
 
 // sse reads events (name and data) from a stream, in the background.

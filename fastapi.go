@@ -10,7 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"taskbolt/store/dump"
+	"github.com/taskbolt/taskbolt/store/dump"
 )
 
 // readFastAPI reads the `task` table of a Phase II FastAPI/SQLModel backend

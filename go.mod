@@ -1,4 +1,4 @@
-module taskbolt
+module github.com/taskbolt/taskbolt
 
 go 1.26.8
 

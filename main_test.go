@@ -10,10 +10,11 @@ import (
 	"regexp"
 	"strings"
 	"sync"
-	"taskbolt/auth/hs256"
-	"taskbolt/store"
 	"testing"
 	"time"
+
+	"github.com/taskbolt/taskbolt/auth/hs256"
+	"github.com/taskbolt/taskbolt/store"
 )
 
 const testSecret = "end-to-end-secret-of-at-least-32-bytes"

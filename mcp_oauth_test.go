@@ -10,8 +10,8 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"taskbolt/auth/authtest"
-	"taskbolt/store/postgres/pgtest"
+	"github.com/taskbolt/taskbolt/auth/authtest"
+	"github.com/taskbolt/taskbolt/store/postgres/pgtest"
 )
 
 // TestOAuthAccessTokens: the access tokens Better Auth's OAuth provider signs

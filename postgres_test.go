@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"taskbolt/store/postgres/pgtest"
+	"github.com/taskbolt/taskbolt/store/postgres/pgtest"
 )
 
 func TestServeOnPostgres(t *testing.T) {

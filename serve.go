@@ -19,12 +19,12 @@ import (
 	"sync"
 	"time"
 
-	"taskbolt/api"
-	"taskbolt/api/agent"
-	"taskbolt/api/metrics"
-	"taskbolt/auth/hs256"
-	"taskbolt/store"
-	"taskbolt/store/atomicfile"
+	"github.com/taskbolt/taskbolt/api"
+	"github.com/taskbolt/taskbolt/api/agent"
+	"github.com/taskbolt/taskbolt/api/metrics"
+	"github.com/taskbolt/taskbolt/auth/hs256"
+	"github.com/taskbolt/taskbolt/store"
+	"github.com/taskbolt/taskbolt/store/atomicfile"
 )
 
 // serveGCPercent is the collector's GOGC for a process that serves, unless

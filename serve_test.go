@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"taskbolt/auth/hs256"
+	"github.com/taskbolt/taskbolt/auth/hs256"
 )
 
 func TestRunRoundTripAndRestart(t *testing.T) {

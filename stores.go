@@ -11,9 +11,9 @@ import (
 	"strings"
 	"time"
 
-	"taskbolt/store"
-	"taskbolt/store/bolt"
-	"taskbolt/store/postgres"
+	"github.com/taskbolt/taskbolt/store"
+	"github.com/taskbolt/taskbolt/store/bolt"
+	"github.com/taskbolt/taskbolt/store/postgres"
 )
 
 // storeDriver is what package main knows of one kind of store. Only open is

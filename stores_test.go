@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"taskbolt/store"
-	"taskbolt/store/bolt"
+	"github.com/taskbolt/taskbolt/store"
+	"github.com/taskbolt/taskbolt/store/bolt"
 )
 
 func TestDatabaseURL(t *testing.T) {

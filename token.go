@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"taskbolt/auth/hs256"
-	"taskbolt/store"
+	"github.com/taskbolt/taskbolt/auth/hs256"
+	"github.com/taskbolt/taskbolt/store"
 )
 
 // claimFlags collects repeated --claim k=v; a value that is valid JSON is

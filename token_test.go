@@ -4,11 +4,12 @@ import (
 	"context"
 	"io"
 	"strings"
-	"taskbolt/auth/hs256"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/taskbolt/taskbolt/auth/hs256"
 )
 
 func TestTokenCommand(t *testing.T) {

@@ -13,9 +13,9 @@ import (
 	"runtime/debug"
 	"time"
 
-	"taskbolt/store"
-	"taskbolt/store/atomicfile"
-	"taskbolt/store/dump"
+	"github.com/taskbolt/taskbolt/store"
+	"github.com/taskbolt/taskbolt/store/atomicfile"
+	"github.com/taskbolt/taskbolt/store/dump"
 )
 
 func export(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {

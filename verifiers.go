@@ -11,13 +11,13 @@ import (
 	"strings"
 	"time"
 
-	"taskbolt/api/metrics"
-	"taskbolt/auth"
-	"taskbolt/auth/cookie"
-	"taskbolt/auth/hs256"
-	"taskbolt/auth/jwks"
-	"taskbolt/auth/jwtauth"
-	"taskbolt/auth/session"
+	"github.com/taskbolt/taskbolt/api/metrics"
+	"github.com/taskbolt/taskbolt/auth"
+	"github.com/taskbolt/taskbolt/auth/cookie"
+	"github.com/taskbolt/taskbolt/auth/hs256"
+	"github.com/taskbolt/taskbolt/auth/jwks"
+	"github.com/taskbolt/taskbolt/auth/jwtauth"
+	"github.com/taskbolt/taskbolt/auth/session"
 )
 
 // verifierKind is one kind of credential verifier and how to build it. A

@@ -6,9 +6,10 @@ import (
 	"io"
 	"path/filepath"
 	"strings"
-	"taskbolt/auth"
-	"taskbolt/auth/authtest"
 	"testing"
+
+	"github.com/taskbolt/taskbolt/auth"
+	"github.com/taskbolt/taskbolt/auth/authtest"
 )
 
 func TestVerifierSelection(t *testing.T) {

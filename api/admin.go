@@ -11,9 +11,9 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/utils"
 
-	"taskbolt/auth"
-	"taskbolt/store"
-	"taskbolt/store/dump"
+	"github.com/taskbolt/taskbolt/auth"
+	"github.com/taskbolt/taskbolt/store"
+	"github.com/taskbolt/taskbolt/store/dump"
 )
 
 // MinAdminTokenLen is the shortest ADMIN_TOKEN accepted.

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"taskbolt/api"
-	"taskbolt/store"
+	"github.com/taskbolt/taskbolt/api"
+	"github.com/taskbolt/taskbolt/store"
 )
 
 const adminTok = "admin-token-for-api-tests-0123"

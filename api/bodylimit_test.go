@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"taskbolt/api"
+	"github.com/taskbolt/taskbolt/api"
 )
 
 const bodyLimit = 1 << 20 // the default

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"taskbolt/api"
+	"github.com/taskbolt/taskbolt/api"
 )
 
 // BenchmarkChatTurn is a whole chat turn over loopback HTTP against the

@@ -13,15 +13,15 @@ import (
 	"testing"
 	"time"
 
-	"taskbolt/api"
-	"taskbolt/api/agent"
-	"taskbolt/api/agent/agenttest"
-	"taskbolt/api/metrics"
-	"taskbolt/auth/hs256"
-	"taskbolt/store"
-	"taskbolt/store/bolt"
-	"taskbolt/store/postgres"
-	"taskbolt/store/postgres/pgtest"
+	"github.com/taskbolt/taskbolt/api"
+	"github.com/taskbolt/taskbolt/api/agent"
+	"github.com/taskbolt/taskbolt/api/agent/agenttest"
+	"github.com/taskbolt/taskbolt/api/metrics"
+	"github.com/taskbolt/taskbolt/auth/hs256"
+	"github.com/taskbolt/taskbolt/store"
+	"github.com/taskbolt/taskbolt/store/bolt"
+	"github.com/taskbolt/taskbolt/store/postgres"
+	"github.com/taskbolt/taskbolt/store/postgres/pgtest"
 )
 
 // The chat door (CONTRACT.md "Chat"), over real HTTP, against the scripted

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"taskbolt/api"
+	"github.com/taskbolt/taskbolt/api"
 )
 
 // TestConditionalRequests proves CONTRACT.md "Conditional requests" for one

@@ -15,9 +15,9 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"taskbolt/api"
-	"taskbolt/auth/hs256"
-	"taskbolt/store"
+	"github.com/taskbolt/taskbolt/api"
+	"github.com/taskbolt/taskbolt/auth/hs256"
+	"github.com/taskbolt/taskbolt/store"
 )
 
 var timestamp = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$`)

@@ -9,9 +9,9 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"taskbolt/api/agent"
-	"taskbolt/auth"
-	"taskbolt/store"
+	"github.com/taskbolt/taskbolt/api/agent"
+	"github.com/taskbolt/taskbolt/auth"
+	"github.com/taskbolt/taskbolt/store"
 )
 
 // Problem is one entry of a 422 body, in the shape FastAPI (pydantic v2)

@@ -11,10 +11,10 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"taskbolt/api"
-	"taskbolt/auth"
-	"taskbolt/auth/cookie"
-	"taskbolt/store"
+	"github.com/taskbolt/taskbolt/api"
+	"github.com/taskbolt/taskbolt/auth"
+	"github.com/taskbolt/taskbolt/auth/cookie"
+	"github.com/taskbolt/taskbolt/store"
 )
 
 // TestErrorTable pins every row of CONTRACT.md's error table over HTTP:

@@ -11,8 +11,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"taskbolt/auth"
-	"taskbolt/store"
+	"github.com/taskbolt/taskbolt/auth"
+	"github.com/taskbolt/taskbolt/store"
 )
 
 // Events (CONTRACT.md "Events"): GET /api/{user_id}/events is a Server-Sent

@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"taskbolt/api"
-	"taskbolt/auth/hs256"
-	"taskbolt/store"
+	"github.com/taskbolt/taskbolt/api"
+	"github.com/taskbolt/taskbolt/auth/hs256"
+	"github.com/taskbolt/taskbolt/store"
 )
 
 // stream is one open event stream, read over a real socket.

@@ -17,12 +17,12 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"taskbolt/api"
-	"taskbolt/auth/hs256"
-	"taskbolt/store"
-	"taskbolt/store/bolt"
-	"taskbolt/store/postgres"
-	"taskbolt/store/postgres/pgtest"
+	"github.com/taskbolt/taskbolt/api"
+	"github.com/taskbolt/taskbolt/auth/hs256"
+	"github.com/taskbolt/taskbolt/store"
+	"github.com/taskbolt/taskbolt/store/bolt"
+	"github.com/taskbolt/taskbolt/store/postgres"
+	"github.com/taskbolt/taskbolt/store/postgres/pgtest"
 )
 
 var secret = []byte("api-test-secret-of-at-least-32-bytes!!")

@@ -9,7 +9,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"taskbolt/store"
+	"github.com/taskbolt/taskbolt/store"
 )
 
 // Idempotent retries (CONTRACT.md): an Idempotency-Key on POST /tasks or

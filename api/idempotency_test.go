@@ -7,7 +7,7 @@ import (
 	"sync"
 	"testing"
 
-	"taskbolt/api"
+	"github.com/taskbolt/taskbolt/api"
 )
 
 // TestIdempotencyKey proves CONTRACT.md "Idempotent retries" over HTTP.

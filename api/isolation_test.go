@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"taskbolt/api"
-	"taskbolt/store"
-	"taskbolt/store/bolt"
+	"github.com/taskbolt/taskbolt/api"
+	"github.com/taskbolt/taskbolt/store"
+	"github.com/taskbolt/taskbolt/store/bolt"
 )
 
 // modelTask is what a user's task must look like, by a simple model.

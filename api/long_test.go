@@ -16,10 +16,10 @@ import (
 	"testing"
 	"time"
 
-	"taskbolt/api"
-	"taskbolt/store"
-	"taskbolt/store/bolt"
-	"taskbolt/store/dump"
+	"github.com/taskbolt/taskbolt/api"
+	"github.com/taskbolt/taskbolt/store"
+	"github.com/taskbolt/taskbolt/store/bolt"
+	"github.com/taskbolt/taskbolt/store/dump"
 )
 
 // Long responses (backups, exports, event streams) own their connection:

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"taskbolt/api"
+	"github.com/taskbolt/taskbolt/api"
 )
 
 // BenchmarkMCP is a tools/call through the whole stack over loopback HTTP

@@ -14,10 +14,10 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"taskbolt/api"
-	"taskbolt/api/metrics"
-	"taskbolt/auth/hs256"
-	"taskbolt/store"
+	"github.com/taskbolt/taskbolt/api"
+	"github.com/taskbolt/taskbolt/api/metrics"
+	"github.com/taskbolt/taskbolt/auth/hs256"
+	"github.com/taskbolt/taskbolt/store"
 )
 
 // bearer adds a token to every request of an MCP client.

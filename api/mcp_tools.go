@@ -3,7 +3,7 @@ package api
 import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"taskbolt/store"
+	"github.com/taskbolt/taskbolt/store"
 )
 
 // The five tools of CONTRACT.md "MCP", named as the Phase III spec names

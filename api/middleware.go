@@ -13,7 +13,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/utils"
 
-	"taskbolt/auth"
+	"github.com/taskbolt/taskbolt/auth"
 )
 
 const headerRequestID = "X-Request-ID"

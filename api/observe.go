@@ -4,8 +4,8 @@ import (
 	"errors"
 	"time"
 
-	"taskbolt/auth"
-	"taskbolt/store"
+	"github.com/taskbolt/taskbolt/auth"
+	"github.com/taskbolt/taskbolt/store"
 )
 
 // Observer receives what the API measures; api/metrics implements it for

@@ -11,9 +11,9 @@ import (
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
-	"taskbolt/api"
-	"taskbolt/api/metrics"
-	"taskbolt/store"
+	"github.com/taskbolt/taskbolt/api"
+	"github.com/taskbolt/taskbolt/api/metrics"
+	"github.com/taskbolt/taskbolt/store"
 )
 
 func openAPIDoc(t *testing.T, e *testEnv) map[string]any {

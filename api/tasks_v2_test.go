@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"taskbolt/api"
-	"taskbolt/store"
+	"github.com/taskbolt/taskbolt/api"
+	"github.com/taskbolt/taskbolt/store"
 )
 
 func TestTaskFieldsOverHTTP(t *testing.T) {

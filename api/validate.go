@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"taskbolt/store"
+	"github.com/taskbolt/taskbolt/store"
 )
 
 // This file turns untrusted request bodies, query strings and path segments

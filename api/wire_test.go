@@ -10,7 +10,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"taskbolt/api"
+	"github.com/taskbolt/taskbolt/api"
 )
 
 // countingListener counts the writes made to the connections it accepts.

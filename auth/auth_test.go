@@ -11,8 +11,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"taskbolt/auth"
-	"taskbolt/store"
+	"github.com/taskbolt/taskbolt/auth"
+	"github.com/taskbolt/taskbolt/store"
 )
 
 func TestParseBearer(t *testing.T) {

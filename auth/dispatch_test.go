@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"testing"
 
-	"taskbolt/auth"
+	"github.com/taskbolt/taskbolt/auth"
 )
 
 // named is a verifier that accepts everything as its own name.

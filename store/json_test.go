@@ -7,7 +7,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"taskbolt/store"
+	"github.com/taskbolt/taskbolt/store"
 )
 
 func sample(title string) store.Task {

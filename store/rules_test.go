@@ -6,7 +6,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"taskbolt/store"
+	"github.com/taskbolt/taskbolt/store"
 )
 
 func date(s string) time.Time {

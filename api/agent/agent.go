@@ -20,7 +20,7 @@ import (
 	"github.com/openai/openai-go/v3/option"
 	"github.com/openai/openai-go/v3/packages/param"
 
-	"taskbolt/store"
+	"github.com/taskbolt/taskbolt/store"
 )
 
 // Limits of a turn.

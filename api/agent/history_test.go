@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"taskbolt/api/agent"
-	"taskbolt/store"
+	"github.com/taskbolt/taskbolt/api/agent"
+	"github.com/taskbolt/taskbolt/store"
 )
 
 // TestWindow: whole turns are dropped, oldest first, to fit the budget;

@@ -23,11 +23,11 @@ import (
 	"testing"
 	"time"
 
-	"taskbolt/api"
-	"taskbolt/auth/hs256"
-	"taskbolt/store"
-	"taskbolt/store/bolt"
-	"taskbolt/store/dump"
+	"github.com/taskbolt/taskbolt/api"
+	"github.com/taskbolt/taskbolt/auth/hs256"
+	"github.com/taskbolt/taskbolt/store"
+	"github.com/taskbolt/taskbolt/store/bolt"
+	"github.com/taskbolt/taskbolt/store/dump"
 )
 
 // Options configure New. The zero value is a server with no tasks, a random

@@ -9,11 +9,11 @@ import (
 	"strings"
 	"testing"
 
-	"taskbolt/api"
-	"taskbolt/api/agent"
-	"taskbolt/api/agent/agenttest"
-	"taskbolt/api/taskbolttest"
-	"taskbolt/store/dump"
+	"github.com/taskbolt/taskbolt/api"
+	"github.com/taskbolt/taskbolt/api/agent"
+	"github.com/taskbolt/taskbolt/api/agent/agenttest"
+	"github.com/taskbolt/taskbolt/api/taskbolttest"
+	"github.com/taskbolt/taskbolt/store/dump"
 )
 
 func call(t *testing.T, srv *taskbolttest.Server, user, tok, method, body string) (int, string) {

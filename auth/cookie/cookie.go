@@ -27,7 +27,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"taskbolt/auth"
+	"github.com/taskbolt/taskbolt/auth"
 )
 
 // Name is the verifier's name in configuration and logs.

@@ -21,10 +21,10 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/golang-jwt/jwt/v5"
 
-	"taskbolt/auth"
-	"taskbolt/auth/authtest"
-	"taskbolt/auth/jwks"
-	"taskbolt/auth/session"
+	"github.com/taskbolt/taskbolt/auth"
+	"github.com/taskbolt/taskbolt/auth/authtest"
+	"github.com/taskbolt/taskbolt/auth/jwks"
+	"github.com/taskbolt/taskbolt/auth/session"
 )
 
 // These cookies are made here the way better-auth 1.7.25 makes them

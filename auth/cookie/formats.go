@@ -17,7 +17,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/golang-jwt/jwt/v5"
 
-	"taskbolt/auth"
+	"github.com/taskbolt/taskbolt/auth"
 )
 
 // payload is the part of Better Auth's cookie-cache payload we read:

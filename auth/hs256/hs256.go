@@ -10,8 +10,8 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"taskbolt/auth"
-	"taskbolt/auth/jwtauth"
+	"github.com/taskbolt/taskbolt/auth"
+	"github.com/taskbolt/taskbolt/auth/jwtauth"
 )
 
 // MinSecretLen is the shortest secret accepted: 32 bytes, what

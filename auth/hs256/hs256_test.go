@@ -12,9 +12,9 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"taskbolt/auth"
-	"taskbolt/auth/authtest"
-	"taskbolt/auth/hs256"
+	"github.com/taskbolt/taskbolt/auth"
+	"github.com/taskbolt/taskbolt/auth/authtest"
+	"github.com/taskbolt/taskbolt/auth/hs256"
 )
 
 var secret = []byte("a-test-secret-that-is-at-least-32-bytes-long")

@@ -24,8 +24,8 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"golang.org/x/time/rate"
 
-	"taskbolt/auth"
-	"taskbolt/auth/jwtauth"
+	"github.com/taskbolt/taskbolt/auth"
+	"github.com/taskbolt/taskbolt/auth/jwtauth"
 )
 
 // Name is the verifier's name in configuration and logs.

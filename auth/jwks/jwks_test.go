@@ -9,9 +9,9 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"taskbolt/auth"
-	"taskbolt/auth/authtest"
-	"taskbolt/auth/jwks"
+	"github.com/taskbolt/taskbolt/auth"
+	"github.com/taskbolt/taskbolt/auth/authtest"
+	"github.com/taskbolt/taskbolt/auth/jwks"
 )
 
 const origin = "http://localhost:3000"

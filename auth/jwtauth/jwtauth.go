@@ -14,8 +14,8 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"taskbolt/auth"
-	"taskbolt/auth/tokencache"
+	"github.com/taskbolt/taskbolt/auth"
+	"github.com/taskbolt/taskbolt/auth/tokencache"
 )
 
 // DefaultLeeway is the clock skew allowed on exp, nbf and iat.

@@ -12,8 +12,8 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"taskbolt/auth"
-	"taskbolt/auth/jwtauth"
+	"github.com/taskbolt/taskbolt/auth"
+	"github.com/taskbolt/taskbolt/auth/jwtauth"
 )
 
 var key = []byte("jwtauth-test-key-of-at-least-32-bytes!")

@@ -16,8 +16,8 @@ import (
 
 	"golang.org/x/sync/singleflight"
 
-	"taskbolt/auth"
-	"taskbolt/auth/tokencache"
+	"github.com/taskbolt/taskbolt/auth"
+	"github.com/taskbolt/taskbolt/auth/tokencache"
 )
 
 // Name is the verifier's name in configuration and logs.

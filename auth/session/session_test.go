@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"taskbolt/auth"
-	"taskbolt/auth/session"
+	"github.com/taskbolt/taskbolt/auth"
+	"github.com/taskbolt/taskbolt/auth/session"
 )
 
 // fakeBetterAuth answers get-session like Better Auth: the session and user

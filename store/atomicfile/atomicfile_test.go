@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"taskbolt/store/atomicfile"
+	"github.com/taskbolt/taskbolt/store/atomicfile"
 )
 
 func TestWrite(t *testing.T) {

@@ -12,8 +12,8 @@ import (
 	bbolt "go.etcd.io/bbolt"
 	bberrors "go.etcd.io/bbolt/errors"
 
-	"taskbolt/store"
-	"taskbolt/store/atomicfile"
+	"github.com/taskbolt/taskbolt/store"
+	"github.com/taskbolt/taskbolt/store/atomicfile"
 )
 
 var (

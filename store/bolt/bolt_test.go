@@ -13,9 +13,9 @@ import (
 
 	bbolt "go.etcd.io/bbolt"
 
-	"taskbolt/store"
-	"taskbolt/store/bolt"
-	"taskbolt/store/storetest"
+	"github.com/taskbolt/taskbolt/store"
+	"github.com/taskbolt/taskbolt/store/bolt"
+	"github.com/taskbolt/taskbolt/store/storetest"
 )
 
 // MustOpen opens a store on a fresh file in t.TempDir and, at cleanup, checks

@@ -9,7 +9,7 @@ import (
 
 	"go.etcd.io/bbolt"
 
-	"taskbolt/store"
+	"github.com/taskbolt/taskbolt/store"
 )
 
 // The change log of a user has two parts, both in the user's bucket:

@@ -11,8 +11,8 @@ import (
 
 	bbolt "go.etcd.io/bbolt"
 
-	"taskbolt/store"
-	"taskbolt/store/bolt"
+	"github.com/taskbolt/taskbolt/store"
+	"github.com/taskbolt/taskbolt/store/bolt"
 )
 
 // TestLogRetention: a change leaves the log only once it is past both the

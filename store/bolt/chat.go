@@ -12,7 +12,7 @@ import (
 
 	"go.etcd.io/bbolt"
 
-	"taskbolt/store"
+	"github.com/taskbolt/taskbolt/store"
 )
 
 // Conversations live in the user's bucket beside its tasks:

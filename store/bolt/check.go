@@ -10,7 +10,7 @@ import (
 
 	bbolt "go.etcd.io/bbolt"
 
-	"taskbolt/store"
+	"github.com/taskbolt/taskbolt/store"
 )
 
 var _ store.Checker = (*Store)(nil)

@@ -11,7 +11,7 @@ import (
 
 	bbolt "go.etcd.io/bbolt"
 
-	"taskbolt/store"
+	"github.com/taskbolt/taskbolt/store"
 )
 
 // A stored task value (format 3) is a small binary record. The task's id is

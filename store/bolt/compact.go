@@ -9,7 +9,7 @@ import (
 
 	"go.etcd.io/bbolt"
 
-	"taskbolt/store/atomicfile"
+	"github.com/taskbolt/taskbolt/store/atomicfile"
 )
 
 // compactTxSize is how many bytes Compact copies per write transaction of the

@@ -11,9 +11,9 @@ import (
 	"sync"
 	"testing"
 
-	"taskbolt/store"
-	"taskbolt/store/bolt"
-	"taskbolt/store/dump"
+	"github.com/taskbolt/taskbolt/store"
+	"github.com/taskbolt/taskbolt/store/bolt"
+	"github.com/taskbolt/taskbolt/store/dump"
 )
 
 // TestCompact deletes most of a user's tasks, compacts the file in place,

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"taskbolt/store"
-	"taskbolt/store/bolt"
+	"github.com/taskbolt/taskbolt/store"
+	"github.com/taskbolt/taskbolt/store/bolt"
 )
 
 // flatUsers builds one store with a user of 20 tasks and one of 100,000,

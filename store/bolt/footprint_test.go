@@ -6,8 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"taskbolt/store"
-	"taskbolt/store/bolt"
+	"github.com/taskbolt/taskbolt/store"
+	"github.com/taskbolt/taskbolt/store/bolt"
 )
 
 // maxBytesPerTask is what a short task of an indexed user may cost on disk

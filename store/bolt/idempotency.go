@@ -8,7 +8,7 @@ import (
 
 	"go.etcd.io/bbolt"
 
-	"taskbolt/store"
+	"github.com/taskbolt/taskbolt/store"
 )
 
 // Idempotency records live in one root bucket, keyed by owner, NUL, key

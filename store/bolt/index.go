@@ -10,7 +10,7 @@ import (
 
 	bbolt "go.etcd.io/bbolt"
 
-	"taskbolt/store"
+	"github.com/taskbolt/taskbolt/store"
 )
 
 // Per-user indexes, kept in the same write transaction as the task:

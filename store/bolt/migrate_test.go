@@ -15,9 +15,9 @@ import (
 
 	bbolt "go.etcd.io/bbolt"
 
-	"taskbolt/store"
-	"taskbolt/store/bolt"
-	"taskbolt/store/dump"
+	"github.com/taskbolt/taskbolt/store"
+	"github.com/taskbolt/taskbolt/store/bolt"
+	"github.com/taskbolt/taskbolt/store/dump"
 )
 
 // writeV1 makes a schema-1 file as taskbolt 1 wrote it: users/<id>/tasks/<id>

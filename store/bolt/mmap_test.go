@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"taskbolt/store"
-	"taskbolt/store/bolt"
+	"github.com/taskbolt/taskbolt/store"
+	"github.com/taskbolt/taskbolt/store/bolt"
 )
 
 // blockingWriter takes the first write, then holds every later one until

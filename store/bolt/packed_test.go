@@ -13,7 +13,7 @@ import (
 
 	bbolt "go.etcd.io/bbolt"
 
-	"taskbolt/store"
+	"github.com/taskbolt/taskbolt/store"
 )
 
 // TestPackedMatchesAMap runs random puts and deletes (keys with long shared

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"taskbolt/store"
+	"github.com/taskbolt/taskbolt/store"
 )
 
 // How a list is answered. Each plan returns the page's ids and the total.

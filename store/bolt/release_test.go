@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"taskbolt/store"
+	"github.com/taskbolt/taskbolt/store"
 )
 
 // TestCursorsGiveRoomBack: every list of an indexed user, of every kind

@@ -8,7 +8,7 @@ import (
 
 	"go.etcd.io/bbolt"
 
-	"taskbolt/store"
+	"github.com/taskbolt/taskbolt/store"
 )
 
 // Pending reminders live in one root bucket, keyed by remind_at (unix µs,

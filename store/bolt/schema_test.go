@@ -12,7 +12,7 @@ import (
 
 	bbolt "go.etcd.io/bbolt"
 
-	"taskbolt/store"
+	"github.com/taskbolt/taskbolt/store"
 )
 
 // encodeTaskV2 is a task value as schemas 2 to 5 wrote it: a 36-byte header

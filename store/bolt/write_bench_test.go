@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"taskbolt/store"
-	"taskbolt/store/bolt"
+	"github.com/taskbolt/taskbolt/store"
+	"github.com/taskbolt/taskbolt/store/bolt"
 )
 
 // BenchmarkWritesManyUsers is the load test's writes at the store: 64

@@ -21,7 +21,7 @@ import (
 	"slices"
 	"time"
 
-	"taskbolt/store"
+	"github.com/taskbolt/taskbolt/store"
 )
 
 const (

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"taskbolt/store"
-	"taskbolt/store/bolt"
-	"taskbolt/store/dump"
+	"github.com/taskbolt/taskbolt/store"
+	"github.com/taskbolt/taskbolt/store/bolt"
+	"github.com/taskbolt/taskbolt/store/dump"
 )
 
 // exportOf makes a real export of a bolt store with a few users.

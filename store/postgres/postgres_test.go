@@ -4,10 +4,10 @@ import (
 	"context"
 	"testing"
 
-	"taskbolt/store"
-	"taskbolt/store/postgres"
-	"taskbolt/store/postgres/pgtest"
-	"taskbolt/store/storetest"
+	"github.com/taskbolt/taskbolt/store"
+	"github.com/taskbolt/taskbolt/store/postgres"
+	"github.com/taskbolt/taskbolt/store/postgres/pgtest"
+	"github.com/taskbolt/taskbolt/store/storetest"
 )
 
 var ctx = context.Background()

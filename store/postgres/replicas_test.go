@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"taskbolt/store"
-	"taskbolt/store/postgres"
-	"taskbolt/store/postgres/pgtest"
-	"taskbolt/store/storetest"
+	"github.com/taskbolt/taskbolt/store"
+	"github.com/taskbolt/taskbolt/store/postgres"
+	"github.com/taskbolt/taskbolt/store/postgres/pgtest"
+	"github.com/taskbolt/taskbolt/store/storetest"
 )
 
 // TestTwoReplicas: two stores on one database, as two replicas are.

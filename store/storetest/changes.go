@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"taskbolt/store"
+	"github.com/taskbolt/taskbolt/store"
 )
 
 // testChanges: every write path logs its change in commit order, with the

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"taskbolt/store"
+	"github.com/taskbolt/taskbolt/store"
 )
 
 func chatOf(t *testing.T, s store.Store) store.ChatStore {

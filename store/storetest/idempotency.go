@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"taskbolt/store"
+	"github.com/taskbolt/taskbolt/store"
 )
 
 // idem is an Idempotency for key and request body, valid for ttl.

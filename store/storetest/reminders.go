@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"taskbolt/store"
+	"github.com/taskbolt/taskbolt/store"
 )
 
 // testReminders: a reminder whose time has passed fires once, as a

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"taskbolt/store"
+	"github.com/taskbolt/taskbolt/store"
 )
 
 // Harness tells the suite how to get stores.

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"taskbolt/store"
+	"github.com/taskbolt/taskbolt/store"
 )
 
 // Check fails the test when s has derived data (indexes, counts) that

@@ -296,8 +296,8 @@ func (r *release) sbom(target, bin string) (string, error) {
 		Hashes     []hash     `json:"hashes,omitempty"`
 		Properties []property `json:"properties,omitempty"`
 	}
-	main := component{Type: "application", BOMRef: "pkg:golang/taskbolt@" + r.version, Name: "taskbolt", Version: r.version,
-		Purl:       "pkg:golang/taskbolt@" + r.version + "?goos=" + goos + "&goarch=" + goarch,
+	main := component{Type: "application", BOMRef: "pkg:golang/" + info.Main.Path + "@" + r.version, Name: "taskbolt", Version: r.version,
+		Purl:       "pkg:golang/" + info.Main.Path + "@" + r.version + "?goos=" + goos + "&goarch=" + goarch,
 		Hashes:     []hash{{"SHA-256", hex.EncodeToString(sum[:])}},
 		Properties: []property{{"go:toolchain", info.GoVersion}, {"go:os", goos}, {"go:arch", goarch}}}
 	var deps []component

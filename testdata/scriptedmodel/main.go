@@ -14,7 +14,7 @@ import (
 	"net/http"
 	"time"
 
-	"taskbolt/api/agent/agenttest"
+	"github.com/taskbolt/taskbolt/api/agent/agenttest"
 )
 
 func main() {

@@ -18,7 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"taskbolt/auth/hs256"
+	"github.com/taskbolt/taskbolt/auth/hs256"
 )
 
 func main() {
