@@ -27,6 +27,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -116,18 +117,21 @@ func newRelease(version, out string, targets []string) (*release, error) {
 	return &release{version: version, npm: npmVersion(version), date: time.Unix(secs, 0).UTC(), out: out, targets: targets, root: root}, nil
 }
 
-// npmVersion is version as semver: v1.2.3 → 1.2.3; anything that is not a
-// tag (a commit, git describe's v1.2.3-4-gabc) → 0.0.0-<it>, a prerelease.
+// npmVersion is version as semver: a tag, v1.2.3 or v1.2.3-rc.1, without
+// its v; anything that is not a tag (a commit, git describe's
+// v1.2.3-4-gabc, which semver would sort before 1.2.3) → 0.0.0-<it>, a
+// prerelease.
 func npmVersion(v string) string {
-	s := strings.TrimPrefix(v, "v")
-	parts := strings.Split(s, ".")
-	if len(parts) == 3 && !strings.ContainsAny(s, "-+") {
-		if _, err := strconv.Atoi(parts[0]); err == nil {
-			return s
-		}
+	if s := strings.TrimPrefix(v, "v"); semverTag.MatchString(s) && !describeSuffix.MatchString(s) {
+		return s
 	}
 	return "0.0.0-" + strings.NewReplacer(".", "-", "+", "-").Replace(v)
 }
+
+var (
+	semverTag      = regexp.MustCompile(`^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$`)
+	describeSuffix = regexp.MustCompile(`-[0-9]+-g[0-9a-f]+(-dirty)?$|-dirty$`)
+)
 
 func git(dir string, args ...string) (string, error) {
 	cmd := exec.Command("git", args...)

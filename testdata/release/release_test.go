@@ -397,3 +397,24 @@ func TestDockerfile(t *testing.T) {
 		t.Errorf("docker-buildx.sh: %s", script)
 	}
 }
+
+// TestNpmVersion: tags become their semver, release candidates included;
+// what is not a tag becomes a 0.0.0 prerelease, which sorts before every
+// release.
+func TestNpmVersion(t *testing.T) {
+	for in, want := range map[string]string{
+		"v1.2.3":              "1.2.3",
+		"v1.2.3-rc.1":         "1.2.3-rc.1",
+		"v0.4.0-beta":         "0.4.0-beta",
+		"v1.2.3-4-gabcdef0":   "0.0.0-v1-2-3-4-gabcdef0",
+		"v1.2.3-dirty":        "0.0.0-v1-2-3-dirty",
+		"v1.2.3-4-gabc-dirty": "0.0.0-v1-2-3-4-gabc-dirty",
+		"abcdef0":             "0.0.0-abcdef0",
+		"v1.02.3":             "0.0.0-v1-02-3",
+		"v1.2.3+build.5":      "0.0.0-v1-2-3-build-5",
+	} {
+		if got := npmVersion(in); got != want {
+			t.Errorf("npmVersion(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -12,7 +12,6 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const require = createRequire(import.meta.url);
-const { binaryPath } = require("taskbolt");
 const app = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
 // KEY=VALUE lines, # comments and quotes, as Next.js reads .env.local.
@@ -66,7 +65,14 @@ function run(name, cmd, args, env) {
 }
 
 for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(sig, () => stop(0));
-const bin = binaryPath();
+let bin;
+try {
+  bin = require("taskbolt").binaryPath();
+} catch (err) {
+  // In the taskbolt repository the packages are links into dist/npm.
+  console.error(`dev: ${err.message}\nIn the taskbolt repository, run \`make npm-packages\` from its root first.`);
+  process.exit(1);
+}
 console.log(`dev: taskbolt ${bin} on ${taskboltURL.origin}, next dev for ${origin}`);
 run("taskbolt", bin, ["serve", "--dev"], taskboltEnv);
 run("next dev", process.execPath, [require.resolve("next/dist/bin/next"), "dev", ...process.argv.slice(2)], process.env);
