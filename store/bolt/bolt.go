@@ -95,7 +95,10 @@ type Store struct {
 	indexAfter int
 	notify     notifier // OnChange's functions
 	writes     *groupCommit
-	openUsers  openUsers // the current write transaction's (openUser)
+	// openUsers are the users' buckets the current write transaction has
+	// opened (openUser). Only its writer touches them, under bbolt's
+	// writer lock.
+	openUsers map[string]*userBuckets
 }
 
 var (

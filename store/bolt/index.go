@@ -104,11 +104,10 @@ func (s *Store) openUser(tx *bbolt.Tx, owner string) (*userBuckets, error) {
 	if err != nil {
 		return nil, err
 	}
-	open := &s.openUsers
-	if open.tx != tx {
-		*open = openUsers{tx: tx, users: map[string]*userBuckets{}}
-	}
-	if u := open.users[owner]; u != nil && u.user == user {
+	// bbolt makes a bucket anew in every transaction, and a remembered one
+	// keeps its address taken, so an entry of another transaction, or of
+	// a user's bucket deleted and made again, never matches.
+	if u := s.openUsers[owner]; u != nil && u.user == user {
 		u.seq = 0 // seq is the last change of the write asking
 		return u, nil
 	}
@@ -116,22 +115,18 @@ func (s *Store) openUser(tx *bbolt.Tx, owner string) (*userBuckets, error) {
 	if err != nil {
 		return nil, err
 	}
-	open.users[owner] = u
+	if s.openUsers == nil {
+		s.openUsers = map[string]*userBuckets{}
+	}
+	s.openUsers[owner] = u
 	return u, nil
 }
 
-// openUsers are the users' buckets opened by one write transaction. Only
-// the transaction's writer touches them, under bbolt's writer lock, and
-// forgets them before it ends (forgetOpenUsers): kept, they would hold the
-// transaction's pages and nodes (all of an import's) until the next write.
-type openUsers struct {
-	tx    *bbolt.Tx
-	users map[string]*userBuckets
-}
-
 // forgetOpenUsers ends openUser's memory of the current transaction; every
-// write transaction that calls openUser calls it before it ends.
-func (s *Store) forgetOpenUsers() { s.openUsers = openUsers{} }
+// write transaction that calls openUser calls it before it ends, since the
+// buckets would hold the transaction's pages and nodes (all of an
+// import's) until the next write.
+func (s *Store) forgetOpenUsers() { s.openUsers = nil }
 
 // userBucketsOf opens a user's buckets, creating tasks in a write
 // transaction when it is missing.

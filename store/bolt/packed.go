@@ -174,11 +174,12 @@ func (p packed) Put(k, v []byte) error {
 		if err != nil {
 			return err
 		}
-		p.tails.forget(bk) // whatever changes, the block is rewritten below
+		if found && bytes.Equal(w.val, v) {
+			return nil
+		}
+		p.tails.forget(bk) // the block is rewritten below
 		var out []byte
 		switch {
-		case found && bytes.Equal(w.val, v):
-			return nil
 		case found: // the same key, another value
 			out = make([]byte, 0, len(bv)+len(v)+2)
 			out = append(out, bv[:w.valAt]...)
@@ -404,7 +405,8 @@ type entrySpan struct{ start, end int }
 
 // step reads the entry at off of block bv, stored against w.key (the key
 // before it): the entry's key becomes w.key, and the one before w.prev.
-// The two swap rooms rather than copy.
+// The new key is built in the room of the key before the old one, so the
+// two rooms alternate and only the shared bytes are copied.
 func (w *blockWalk) step(bv []byte, off int) (entrySpan, error) {
 	e, what := readEntry(bv, off, len(w.key))
 	if what != "" {
