@@ -172,7 +172,6 @@ func usage() string {
 	return b.String()
 }
 
-// run is the whole program; main and the end-to-end tests call it.
 // commandOf splits a command line into the command's name (serve when it
 // starts with a flag or is empty) and its arguments.
 func commandOf(args []string) (string, []string) {
@@ -182,6 +181,7 @@ func commandOf(args []string) (string, []string) {
 	return "serve", args
 }
 
+// run is the whole program; main and the end-to-end tests call it.
 func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
 	// `taskbolt --help` is a first-time user asking what taskbolt does: the
 	// overview, as `taskbolt help`. `taskbolt serve --help` lists serve's flags.
