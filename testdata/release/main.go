@@ -213,50 +213,50 @@ var archiveFiles = []string{"README.md"}
 // the binary and the README, dated at the commit, owned by root.
 func (r *release) archive(target, bin string) (string, error) {
 	goos, goarch, _ := strings.Cut(target, "/")
-	name := fmt.Sprintf("taskbolt_%s_%s_%s", r.version, goos, goarch)
+	base := fmt.Sprintf("taskbolt_%s_%s_%s", r.version, goos, goarch) // also the directory inside
 	type entry struct {
-		name, path string
+		name, path string // in the archive (under base/), and on disk
 		mode       int64
+		data       []byte
 	}
-	files := []entry{{exe(target), bin, 0o755}}
+	files := []entry{{name: exe(target), path: bin, mode: 0o755}}
 	for _, f := range archiveFiles { // in order: the listing is the same every time
-		files = append(files, entry{f, filepath.Join(r.root, f), 0o644})
+		files = append(files, entry{name: f, path: filepath.Join(r.root, f), mode: 0o644})
+	}
+	for i := range files {
+		data, err := os.ReadFile(files[i].path)
+		if err != nil {
+			return "", err
+		}
+		files[i].name, files[i].data = base+"/"+files[i].name, data
 	}
 	var buf bytes.Buffer
+	name := base + ".tar.gz"
 	if goos == "windows" {
-		name += ".zip"
+		name = base + ".zip"
 		zw := zip.NewWriter(&buf)
 		for _, f := range files {
-			data, err := os.ReadFile(f.path)
-			if err != nil {
-				return "", err
-			}
-			h := &zip.FileHeader{Name: name[:len(name)-4] + "/" + f.name, Method: zip.Deflate, Modified: r.date}
+			h := &zip.FileHeader{Name: f.name, Method: zip.Deflate, Modified: r.date}
 			h.SetMode(os.FileMode(f.mode))
 			w, err := zw.CreateHeader(h)
 			if err != nil {
 				return "", err
 			}
-			w.Write(data)
+			w.Write(f.data)
 		}
 		if err := zw.Close(); err != nil {
 			return "", err
 		}
 	} else {
-		name += ".tar.gz"
 		gz, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression) // no name, no time in the header
 		tw := tar.NewWriter(gz)
 		for _, f := range files {
-			data, err := os.ReadFile(f.path)
-			if err != nil {
-				return "", err
-			}
-			h := &tar.Header{Name: strings.TrimSuffix(name, ".tar.gz") + "/" + f.name, Mode: f.mode, Size: int64(len(data)),
+			h := &tar.Header{Name: f.name, Mode: f.mode, Size: int64(len(f.data)),
 				ModTime: r.date, Uname: "root", Gname: "root", Format: tar.FormatPAX}
 			if err := tw.WriteHeader(h); err != nil {
 				return "", err
 			}
-			tw.Write(data)
+			tw.Write(f.data)
 		}
 		if err := tw.Close(); err != nil {
 			return "", err
